@@ -1,0 +1,47 @@
+"""Caxton: a runtime for WebAssembly agents with OTP-style supervision.
+
+The public face is the client: ``caxton.connect()`` returns a ``Client`` that
+spawns, calls, sends to, stops and monitors agents on a node. Errors are typed
+under ``CaxtonError``. The node, the WebAssembly host and the supervision
+library live in ``caxton.node``, ``caxton.wasm`` and ``supervisor``.
+"""
+
+from caxton.client import Client, connect
+from caxton.errors import (
+    AgentExists,
+    AgentNotRunning,
+    CallFailed,
+    CallTimeout,
+    CaxtonError,
+    InvalidRequest,
+    MailboxFull,
+    MessageTooLarge,
+    NodeUnavailable,
+    NoSuchAgent,
+    SpawnFailed,
+    ValidationFailed,
+)
+from caxton.status import AgentStatus, DeadLetter, Down
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentExists",
+    "AgentNotRunning",
+    "AgentStatus",
+    "CallFailed",
+    "CallTimeout",
+    "CaxtonError",
+    "Client",
+    "DeadLetter",
+    "Down",
+    "InvalidRequest",
+    "MailboxFull",
+    "MessageTooLarge",
+    "NoSuchAgent",
+    "NodeUnavailable",
+    "SpawnFailed",
+    "ValidationFailed",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,131 @@
+"""The agent process: one wasmtime instance behind a supervisor link.
+
+The node starts this as a supervised child. The process loads the module from
+the compiled-artifact cache, says ``hello``, and receives its start state (init
+bytes or the latest snapshot) followed by message batches. It handles messages
+strictly in order and returns, per message, one acknowledgement that carries
+the message's outputs (its reply and the messages it sent). Nothing a message
+produces leaves the process before its acknowledgement, so a message whose
+instance dies half-way has no visible effect and is simply delivered again.
+
+Frames (msgpack lists) between node and agent:
+
+    node → agent   ["start", init, snapshot | None]
+                   ["d", [[message_id, sender, payload, replay], ...]]
+                   ["snap"]      take a snapshot now (after everything before it)
+                   ["stop"]      everything before it is handled: exit normally
+    agent → node   ["hello", pid, has_snapshot]
+                   ["ready", info]
+                   ["a", [[message_id, status, message, reply, sends, fuel], ...], stats]
+                   ["failed", message_id, reason, message]    (then exits)
+                   ["snap", last_message_id, state | None]
+                   ["log", level, text]
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from caxton.wasm import (
+    AgentInstance,
+    InstantiationFailed,
+    Limits,
+    ModuleCache,
+    SecurityPolicy,
+    load_module,
+)
+from supervisor import ChildLink
+
+# Error codes of the ``caxton.send`` import (guest ABI v1).
+SEND_UNKNOWN_AGENT = -1
+SEND_TOO_LARGE = -2
+
+
+class _Imports:
+    """Host imports for the instance: sends are buffered until the message is acknowledged."""
+
+    def __init__(self, link: ChildLink, max_message_bytes: int) -> None:
+        self._link = link
+        self._max = max_message_bytes
+        self.outbox: list[list[Any]] = []
+
+    def send(self, to: str, payload: bytes) -> int:
+        if not to:
+            return SEND_UNKNOWN_AGENT
+        if len(payload) > self._max:
+            return SEND_TOO_LARGE
+        self.outbox.append([to, bytes(payload)])
+        return 0
+
+    def log(self, level: int, message: str) -> None:
+        self._link.send(["log", level, message])
+
+
+def main(link: ChildLink, config: dict[str, Any]) -> None:
+    """Entry point in the agent process (a supervised child of the node)."""
+    limits = Limits.from_dict(config["limits"])
+    policy = SecurityPolicy.preset(config["security"])
+    compiled = load_module(
+        Path(config["module_path"]), cache=ModuleCache(config["cache_dir"]), policy=policy
+    )
+    imports = _Imports(link, limits.max_message_bytes)
+    try:
+        instance = AgentInstance(compiled, limits, imports, policy=policy)
+    except InstantiationFailed as exc:
+        link.exit(f"instantiate_failed: {exc}")
+    link.send(["hello", os.getpid(), instance.has_snapshot])
+    start = link.recv()
+    if not isinstance(start, list) or start[0] != "start":
+        link.exit(f"protocol: expected start, got {start!r:.80}")
+    _, init, snapshot = start
+    if snapshot is not None and instance.has_snapshot:
+        outcome = instance.restore(snapshot)
+        if not outcome.ok:
+            link.exit(f"restore_failed: {outcome.reason or outcome.status}: {outcome.message}")
+    else:
+        outcome = instance.init(init)
+        if not outcome.ok:
+            link.exit(f"init_failed: {outcome.reason or outcome.status}: {outcome.message}")
+    link.send(["ready", {"memory_bytes": instance.memory_bytes, "fast_path": instance.fast_path}])
+    _serve(link, instance, imports)
+
+
+def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
+    last_handled = 0
+    while True:
+        frame = link.recv()
+        if not isinstance(frame, list) or not frame:
+            continue
+        kind = frame[0]
+        if kind == "d":
+            acks: list[list[Any]] = []
+            for message_id, sender, payload, replay in frame[1]:
+                imports.outbox = []
+                outcome = instance.handle(payload, sender)
+                if outcome.status == "failed":
+                    if acks:
+                        link.send(["a", acks, _stats(instance)])
+                    link.send(["failed", message_id, outcome.reason, outcome.message])
+                    link.exit(f"{outcome.reason}: {outcome.message}"[:500])
+                last_handled = message_id
+                if replay:
+                    acks.append([message_id, outcome.status, "", b"", [], outcome.fuel_consumed])
+                else:
+                    acks.append([message_id, outcome.status, outcome.message, outcome.reply,
+                                 imports.outbox, outcome.fuel_consumed])
+            link.send(["a", acks, _stats(instance)])
+        elif kind == "snap":
+            snap = instance.snapshot()
+            if snap is not None and snap.status == "failed":
+                link.send(["failed", None, snap.reason, snap.message])
+                link.exit(f"snapshot_failed: {snap.reason}: {snap.message}"[:500])
+            state = snap.reply if snap is not None and snap.ok else None
+            link.send(["snap", last_handled, state])
+        elif kind == "stop":
+            link.exit("normal")
+
+
+def _stats(instance: AgentInstance) -> list[int]:
+    return [instance.memory_bytes, instance.fuel_consumed_total]

@@ -1,0 +1,289 @@
+"""The Python API users drive a node with: ``caxton.connect(...)``.
+
+A ``Client`` owns one ZeroMQ DEALER socket and speaks the management protocol
+(``caxton.protocol``); it knows nothing of the node's insides. Requests are
+synchronous and matched to replies by id, so a reply that arrives after its
+request timed out is recognised and dropped instead of answering the next one.
+A client is not thread-safe: give each thread its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from caxton import protocol
+from caxton.errors import (
+    CallTimeout,
+    CaxtonError,
+    InvalidRequest,
+    NodeUnavailable,
+    error_from_wire,
+)
+from caxton.status import AgentStatus, DeadLetter, Down
+
+ModuleSource = bytes | str | os.PathLike[str]
+_WASM_MAGIC = b"\x00asm"
+
+
+def connect(address: str | None = None, *, timeout: float = 5.0) -> Client:
+    """Connect to a node (``None``: the local default, ``tcp://127.0.0.1:7700``).
+
+    ZeroMQ connects lazily, so this never fails by itself; the first request
+    raises ``NodeUnavailable`` when nothing answers within ``timeout``.
+    """
+    return Client(address or protocol.DEFAULT_ADDRESS, timeout=timeout)
+
+
+def read_module_source(module: ModuleSource) -> bytes:
+    """Turn a path, WAT text or wasm bytes into bytes the node accepts.
+
+    The node converts WAT itself; the client only resolves paths, so a user gets
+    a clear local error for a missing file instead of a remote one.
+    """
+    if isinstance(module, bytes | bytearray | memoryview):
+        return bytes(module)
+    if isinstance(module, os.PathLike):
+        return _read_path(Path(module))
+    if isinstance(module, str):
+        stripped = module.lstrip()
+        if stripped.startswith("(") or stripped.startswith(";;"):
+            return module.encode()
+        return _read_path(Path(module))
+    raise InvalidRequest(f"module must be bytes, a path or WAT text, not {type(module).__name__}")
+
+
+def _read_path(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise InvalidRequest(f"{path} is a directory, not a module") from None
+    except FileNotFoundError:
+        raise InvalidRequest(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InvalidRequest(f"{path}: {exc.strerror}") from None
+
+
+def _options(value: Any) -> Any:
+    """Accept plain mappings or option objects with ``to_dict`` (e.g. ``caxton.wasm.Limits``)."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise InvalidRequest(f"unsupported option value {value!r}")
+
+
+class Client:
+    def __init__(self, address: str, *, timeout: float = 5.0) -> None:
+        self.address = address
+        self.timeout = timeout
+        self._context = zmq.Context.instance()
+        self._socket = self._new_socket()
+        self._ids = itertools.count(1)
+
+    def _new_socket(self) -> zmq.Socket[bytes]:
+        sock: zmq.Socket[bytes] = self._context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.setsockopt(zmq.RCVHWM, 0)
+        sock.connect(self.address)
+        return sock
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _request(self, operation: str, arguments: dict[str, Any], timeout: float | None = None) -> Any:
+        request_id = next(self._ids)
+        self._socket.send(protocol.encode_request(request_id, operation, arguments))
+        return self._await(request_id, operation, self.timeout if timeout is None else timeout)
+
+    def _await(self, request_id: int, operation: str, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._socket.poll(int(remaining * 1000) + 1):
+                if time.monotonic() < deadline:
+                    continue
+                self._expire(operation, timeout)
+            reply_id, kind, body = protocol.decode_reply(self._socket.recv())
+            if reply_id != request_id:
+                continue  # a late reply to a request that already timed out
+            if kind == "error":
+                raise error_from_wire(body["type"], body["message"], body.get("data"))
+            return body
+
+    def _expire(self, operation: str, timeout: float) -> None:
+        # A fresh socket drops whatever the old one still had queued, so a node
+        # that comes back later does not answer into the wrong request.
+        self._socket.close(0)
+        self._socket = self._new_socket()
+        if operation == "call":
+            raise CallTimeout(f"no reply within {timeout:g}s", timeout=timeout)
+        raise NodeUnavailable(
+            f"no node answered at {self.address} within {timeout:g}s", address=self.address
+        )
+
+    # -- operations -----------------------------------------------------------
+
+    def ping(self, timeout: float | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("ping", {}, timeout)
+        return result
+
+    def spawn(
+        self,
+        name: str,
+        module: ModuleSource,
+        *,
+        init: bytes = b"",
+        policy: Any = "immediate",
+        limits: Any = None,
+        restart: str = "permanent",
+        health: Any = None,
+        snapshot_every: Any = None,
+        security: str = "default",
+        mailbox: int | None = None,
+        max_attempts: int | None = None,
+        intensity: Any = None,
+        vectors: Any = None,
+        timeout: float = 30.0,
+    ) -> AgentStatus:
+        """Validate, load and start an agent; return once its first instance serves."""
+        arguments = {
+            "name": name,
+            "module": read_module_source(module),
+            "init": bytes(init),
+            "policy": _options(policy),
+            "limits": _options(limits),
+            "restart": restart,
+            "health": _options(health),
+            "snapshot_every": _options(snapshot_every),
+            "security": security,
+            "mailbox": mailbox,
+            "max_attempts": max_attempts,
+            "intensity": _options(intensity),
+            "vectors": vectors,
+        }
+        arguments = {k: v for k, v in arguments.items() if v is not None}
+        return AgentStatus.from_dict(self._request("spawn", arguments, timeout))
+
+    def call(self, name: str, payload: bytes, timeout: float = 5.0) -> bytes:
+        result = self._request("call", {"name": name, "payload": bytes(payload)}, timeout)
+        return bytes(result)
+
+    def send(self, name: str, payload: bytes) -> int:
+        """Queue a message; returns once the node has journaled it (its message id)."""
+        return int(self._request("send", {"name": name, "payload": bytes(payload)}))
+
+    def send_many(self, name: str, payloads: Iterable[bytes], *, window: int = 256) -> list[int]:
+        """Send with up to ``window`` requests in flight; every one is acknowledged."""
+        return [int(r) for r in self._pipeline("send", name, payloads, window, self.timeout)]
+
+    def call_many(
+        self, name: str, payloads: Iterable[bytes], *, window: int = 64, timeout: float = 5.0
+    ) -> list[bytes]:
+        """Calls with up to ``window`` in flight; replies come back in request order."""
+        return [bytes(r) for r in self._pipeline("call", name, payloads, window, timeout)]
+
+    def _pipeline(
+        self, operation: str, name: str, payloads: Iterable[bytes], window: int, timeout: float
+    ) -> list[Any]:
+        results: dict[int, Any] = {}
+        order: list[int] = []
+        outstanding = 0
+        error: CaxtonError | None = None
+
+        def collect_one() -> None:
+            nonlocal outstanding, error
+            if not self._socket.poll(int(timeout * 1000)):
+                self._expire(operation, timeout)
+            reply_id, kind, body = protocol.decode_reply(self._socket.recv())
+            if reply_id not in results:
+                return
+            outstanding -= 1
+            if kind == "error" and error is None:
+                error = error_from_wire(body["type"], body["message"], body.get("data"))
+            results[reply_id] = body
+
+        for payload in payloads:
+            request_id = next(self._ids)
+            results[request_id] = None
+            order.append(request_id)
+            self._socket.send(
+                protocol.encode_request(request_id, operation, {"name": name, "payload": payload})
+            )
+            outstanding += 1
+            while outstanding >= window:
+                collect_one()
+        while outstanding:
+            collect_one()
+        if error is not None:
+            raise error
+        return [results[i] for i in order]
+
+    def stop(self, name: str, timeout: float = 30.0) -> AgentStatus:
+        """Drain (finish queued messages), snapshot and stop the agent."""
+        result = self._request("stop", {"name": name, "timeout": timeout}, timeout + 5.0)
+        return AgentStatus.from_dict(result)
+
+    def restart(self, name: str, timeout: float = 30.0) -> AgentStatus:
+        """Bring back a stopped or failed agent (how a ``manual`` agent comes back)."""
+        return AgentStatus.from_dict(self._request("restart", {"name": name}, timeout))
+
+    def remove(self, name: str) -> None:
+        self._request("remove", {"name": name}, self.timeout + 30.0)
+
+    def status(self, name: str) -> AgentStatus:
+        return AgentStatus.from_dict(self._request("status", {"name": name}))
+
+    def list_agents(self) -> list[AgentStatus]:
+        return [AgentStatus.from_dict(d) for d in self._request("list", {})]
+
+    def snapshot(self, name: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Take a snapshot now; returns its size and the last message it covers."""
+        result: dict[str, Any] = self._request("snapshot", {"name": name}, timeout)
+        return result
+
+    def dead_letters(self, name: str) -> list[DeadLetter]:
+        return [DeadLetter.from_dict(d) for d in self._request("dead_letters", {"name": name})]
+
+    def monitor(self, name: str, *, timeout: float | None = None) -> Iterator[Down]:
+        """Yield a ``Down`` each time an instance of the agent goes down.
+
+        Uses its own socket, so the client stays usable while the iterator is
+        open. ``timeout`` bounds the wait for each event (``None``: forever);
+        when it passes the iterator simply ends.
+        """
+        sock = self._new_socket()
+        request_id = next(self._ids)
+        try:
+            sock.send(protocol.encode_request(request_id, "monitor", {"name": name}))
+            if not sock.poll(int(self.timeout * 1000)):
+                raise NodeUnavailable(f"no node answered at {self.address}", address=self.address)
+            _, kind, body = protocol.decode_reply(sock.recv())
+            if kind == "error":
+                raise error_from_wire(body["type"], body["message"], body.get("data"))
+            while True:
+                if not sock.poll(None if timeout is None else int(timeout * 1000)):
+                    return
+                _, kind, body = protocol.decode_reply(sock.recv())
+                if kind == "event":
+                    yield Down.from_dict(body)
+        finally:
+            sock.close(0)
+
+    def close(self) -> None:
+        self._socket.close(0)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

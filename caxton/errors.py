@@ -1,0 +1,105 @@
+"""The exceptions a Caxton user can meet, under one base class.
+
+The node's management protocol carries errors by *type name*; the client turns
+each name back into the class below, so a failure raised in the node process
+arrives in the user's process as the same typed exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CaxtonError(Exception):
+    """Base of every error the client API raises."""
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data: dict[str, Any] = data
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NoSuchAgent(CaxtonError):
+    """The node has no agent of that name."""
+
+
+class AgentExists(CaxtonError):
+    """An agent of that name already exists."""
+
+
+class AgentNotRunning(CaxtonError):
+    """The agent exists but accepts no messages now (stopped, draining, failed)."""
+
+
+class ValidationFailed(CaxtonError):
+    """The module failed the validation pipeline; ``report`` says which stage and why."""
+
+    @property
+    def report(self) -> dict[str, Any]:
+        report = self.data.get("report")
+        return report if isinstance(report, dict) else {}
+
+
+class CallFailed(CaxtonError):
+    """The agent could not handle the message; ``reason`` classifies the outcome."""
+
+    @property
+    def reason(self) -> str:
+        return str(self.data.get("reason", "unknown"))
+
+    @property
+    def reply(self) -> bytes | None:
+        reply = self.data.get("reply")
+        return reply if isinstance(reply, bytes) else None
+
+
+class CallTimeout(CaxtonError):
+    """No reply came within the call's timeout (the message may still be handled)."""
+
+
+class MessageTooLarge(CaxtonError):
+    """The payload is over the agent's message-size limit; nothing was queued."""
+
+
+class MailboxFull(CaxtonError):
+    """The agent's mailbox is at its bound; nothing was queued."""
+
+
+class NodeUnavailable(CaxtonError):
+    """No node answered at the address within the timeout."""
+
+
+class InvalidRequest(CaxtonError):
+    """The request was malformed or named an unknown operation or bad argument."""
+
+
+class SpawnFailed(CaxtonError):
+    """The module passed validation but its first instance did not come up."""
+
+
+ERROR_TYPES: dict[str, type[CaxtonError]] = {
+    cls.__name__: cls
+    for cls in (
+        CaxtonError,
+        NoSuchAgent,
+        AgentExists,
+        AgentNotRunning,
+        ValidationFailed,
+        CallFailed,
+        CallTimeout,
+        MessageTooLarge,
+        MailboxFull,
+        NodeUnavailable,
+        InvalidRequest,
+        SpawnFailed,
+    )
+}
+
+
+def error_from_wire(kind: str, message: str, data: dict[str, Any] | None) -> CaxtonError:
+    """Rebuild the typed exception a node reply names (unknown kinds stay CaxtonError)."""
+    cls = ERROR_TYPES.get(kind, CaxtonError)
+    return cls(message, **(data or {}))

@@ -1,0 +1,48 @@
+"""Replies to clients, held until the loop turn's journal commit.
+
+A client may only hear "accepted" for a message once the message is durable,
+so every reply produced during a loop turn waits here and leaves right after
+the store commits. Replies that carry no durability promise (errors, status)
+travel the same way, which keeps the order of replies to one client intact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+
+from caxton import protocol
+from caxton.errors import CaxtonError
+from caxton.node.records import Waiter
+
+
+class Outbox:
+    def __init__(self, socket: zmq.Socket[bytes]) -> None:
+        self._socket = socket
+        self._frames: list[tuple[bytes, bytes]] = []
+
+    def ok(self, waiter: Waiter, result: Any) -> None:
+        self._frames.append((waiter[0], protocol.encode_ok(waiter[1], result)))
+
+    def error(self, waiter: Waiter, error: CaxtonError) -> None:
+        frame = protocol.encode_error(waiter[1], type(error).__name__, error.message, error.data)
+        self._frames.append((waiter[0], frame))
+
+    def event(self, waiter: Waiter, event: dict[str, Any]) -> None:
+        self._frames.append((waiter[0], protocol.encode_event(waiter[1], event)))
+
+    def raw(self, identity: bytes, frame: bytes) -> None:
+        self._frames.append((identity, frame))
+
+    def __bool__(self) -> bool:
+        return bool(self._frames)
+
+    def flush(self) -> None:
+        frames, self._frames = self._frames, []
+        send = self._socket.send_multipart
+        for identity, frame in frames:
+            try:
+                send((identity, frame), flags=zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass  # the client is gone or not reading; its request has timed out

@@ -1,0 +1,77 @@
+"""What the node keeps in memory about each agent.
+
+The store is the truth that survives a crash; this is the working copy the
+loop reads on every message: the mailbox (journaled messages not yet handed to
+the instance), the window in flight to the instance (handed over, not yet
+acknowledged), the callers waiting for replies and the counters ``status`` shows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from caxton.node.lifecycle import Lifecycle
+from caxton.node.spec import AgentSpec
+
+if TYPE_CHECKING:
+    from supervisor import Supervisor
+
+# A client waiting on the node: (ZeroMQ identity, request id).
+Waiter = tuple[bytes, int]
+
+
+@dataclass(slots=True)
+class Message:
+    id: int
+    sender: str
+    payload: bytes
+    attempts: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AgentRecord:
+    spec: AgentSpec
+    lifecycle: Lifecycle
+    supervisor: Supervisor | None = None
+    mailbox: deque[Message] = field(default_factory=deque)
+    in_flight: dict[int, Message] = field(default_factory=dict)
+    callers: dict[int, Waiter] = field(default_factory=dict)
+    monitors: list[Waiter] = field(default_factory=list)
+    spawn_waiters: list[Waiter] = field(default_factory=list)
+    stop_waiters: list[Waiter] = field(default_factory=list)
+    snapshot_waiters: list[Waiter] = field(default_factory=list)
+    # the current instance
+    pid: int | None = None
+    serving: bool = False           # said ready; messages may be dispatched
+    ever_ready: bool = False
+    started_at: float | None = None
+    blamed: int | None = None       # message the instance reported failing on
+    blame_reason: str | None = None
+    # counters for status
+    restarts: int = 0
+    last_failure: str | None = None
+    memory_bytes: int = 0
+    fuel_consumed: int = 0
+    handled: int = 0
+    failed: int = 0
+    health: str = "unknown"
+    # snapshots
+    since_snapshot: int = 0
+    last_snapshot_at: float = field(default_factory=time.monotonic)
+    snapshot_pending: bool = False
+    # stopping
+    stop_deadline: Any = None       # timer handle while draining
+    persist_stop: bool = True       # False when the node itself is shutting down
+    drain_snapshot: bool = False    # the drain's final snapshot was requested
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def depth(self) -> int:
+        return len(self.mailbox) + len(self.in_flight)

@@ -1,0 +1,267 @@
+"""The node's embedded store: SQLite in WAL mode in the data folder.
+
+Everything the node must not forget lives here: modules by content hash, agent
+specs and lifecycle state, the message journal, the latest snapshot of each
+agent, dead letters and lifecycle events. The node writes within one open
+transaction per loop turn and commits once at the end of the turn, so the
+journal costs one commit per batch rather than one per message.
+
+``synchronous=NORMAL`` in WAL mode makes a commit durable against the node
+process dying (even by SIGKILL), which is the failure the delivery promise is
+about; it does not fsync each commit, so a power cut may lose the last turns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS modules (
+    sha256 TEXT PRIMARY KEY,
+    wasm BLOB NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agents (
+    name TEXT PRIMARY KEY,
+    spec BLOB NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    handled INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    reasons BLOB
+);
+CREATE INDEX IF NOT EXISTS messages_by_agent ON messages (agent, handled, id);
+CREATE TABLE IF NOT EXISTS snapshots (
+    agent TEXT PRIMARY KEY,
+    state BLOB NOT NULL,
+    last_message_id INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    reasons BLOB NOT NULL,
+    time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_by_agent ON dead_letters (agent, id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent TEXT NOT NULL,
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    reason TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    sender: str
+    payload: bytes
+    attempts: int
+    reasons: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    state: bytes
+    last_message_id: int
+    created: float
+
+
+def _pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def _unpack(blob: bytes | None) -> Any:
+    return None if blob is None else msgpack.unpackb(blob, raw=False, strict_map_key=False)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._in_transaction = False
+
+    # -- transactions: one per loop turn ----------------------------------------
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        if not self._in_transaction:
+            self._db.execute("BEGIN")
+            self._in_transaction = True
+        return self._db.execute(sql, tuple(params))
+
+    @property
+    def dirty(self) -> bool:
+        return self._in_transaction
+
+    def commit(self) -> None:
+        if self._in_transaction:
+            self._db.execute("COMMIT")
+            self._in_transaction = False
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()
+
+    # -- modules ------------------------------------------------------------------
+
+    def put_module(self, sha256: str, wasm: bytes) -> None:
+        self._write(
+            "INSERT OR IGNORE INTO modules (sha256, wasm, created) VALUES (?, ?, ?)",
+            (sha256, wasm, time.time()),
+        )
+
+    def get_module(self, sha256: str) -> bytes | None:
+        row = self._db.execute("SELECT wasm FROM modules WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    # -- agents -------------------------------------------------------------------
+
+    def save_agent(self, name: str, spec: dict[str, Any], state: str) -> None:
+        now = time.time()
+        self._write(
+            "INSERT INTO agents (name, spec, state, created, updated) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, state = excluded.state,"
+            " updated = excluded.updated",
+            (name, _pack(spec), state, now, now),
+        )
+
+    def set_agent_state(self, name: str, state: str) -> None:
+        self._write("UPDATE agents SET state = ?, updated = ? WHERE name = ?",
+                    (state, time.time(), name))
+
+    def load_agents(self) -> list[tuple[dict[str, Any], str]]:
+        rows = self._db.execute("SELECT spec, state FROM agents ORDER BY created").fetchall()
+        return [(_unpack(spec), state) for spec, state in rows]
+
+    def delete_agent(self, name: str) -> None:
+        for table in ("agents", "messages", "snapshots", "dead_letters"):
+            column = "name" if table == "agents" else "agent"
+            self._write(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+
+    # -- the journal ----------------------------------------------------------------
+
+    def append_message(self, agent: str, sender: str, payload: bytes) -> int:
+        cursor = self._write(
+            "INSERT INTO messages (agent, sender, payload) VALUES (?, ?, ?)",
+            (agent, sender, payload),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def mark_handled(self, message_ids: list[int]) -> None:
+        if not self._in_transaction:
+            self._db.execute("BEGIN")
+            self._in_transaction = True
+        self._db.executemany("UPDATE messages SET handled = 1 WHERE id = ?",
+                             [(i,) for i in message_ids])
+
+    def record_attempt(self, message_id: int, attempts: int, reasons: list[str]) -> None:
+        self._write("UPDATE messages SET attempts = ?, reasons = ? WHERE id = ?",
+                    (attempts, _pack(reasons), message_id))
+
+    def _messages(self, agent: str, handled: int) -> list[StoredMessage]:
+        rows = self._db.execute(
+            "SELECT id, sender, payload, attempts, reasons FROM messages"
+            " WHERE agent = ? AND handled = ? ORDER BY id",
+            (agent, handled),
+        ).fetchall()
+        return [StoredMessage(i, s, bytes(p), a, _unpack(r) or []) for i, s, p, a, r in rows]
+
+    def pending_messages(self, agent: str) -> list[StoredMessage]:
+        return self._messages(agent, 0)
+
+    def handled_messages(self, agent: str) -> list[StoredMessage]:
+        """Messages handled since the latest snapshot: what a replacement must replay."""
+        return self._messages(agent, 1)
+
+    # -- snapshots -------------------------------------------------------------------
+
+    def save_snapshot(self, agent: str, state: bytes, last_message_id: int) -> None:
+        """Keep the new snapshot and drop the journal entries it covers, atomically."""
+        self._write(
+            "INSERT INTO snapshots (agent, state, last_message_id, created) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(agent) DO UPDATE SET state = excluded.state,"
+            " last_message_id = excluded.last_message_id, created = excluded.created",
+            (agent, state, last_message_id, time.time()),
+        )
+        self.cut_journal(agent, last_message_id)
+
+    def cut_journal(self, agent: str, last_message_id: int) -> None:
+        """Forget handled messages up to ``last_message_id``: nothing will replay them."""
+        self._write("DELETE FROM messages WHERE agent = ? AND handled = 1 AND id <= ?",
+                    (agent, last_message_id))
+
+    def latest_snapshot(self, agent: str) -> StoredSnapshot | None:
+        row = self._db.execute(
+            "SELECT state, last_message_id, created FROM snapshots WHERE agent = ?", (agent,)
+        ).fetchone()
+        return None if row is None else StoredSnapshot(bytes(row[0]), row[1], row[2])
+
+    def drop_snapshot(self, agent: str) -> None:
+        self._write("DELETE FROM snapshots WHERE agent = ?", (agent,))
+
+    # -- dead letters -------------------------------------------------------------------
+
+    def dead_letter(self, agent: str, message: StoredMessage, reasons: list[str]) -> None:
+        self._write(
+            "INSERT INTO dead_letters (agent, message_id, sender, payload, reasons, time)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (agent, message.id, message.sender, message.payload, _pack(reasons), time.time()),
+        )
+        self._write("DELETE FROM messages WHERE id = ?", (message.id,))
+
+    def dead_letters(self, agent: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT message_id, sender, payload, reasons, time FROM dead_letters"
+            " WHERE agent = ? ORDER BY id",
+            (agent,),
+        ).fetchall()
+        return [
+            {"message_id": m, "sender": s, "payload": bytes(p), "reasons": _unpack(r), "time": t}
+            for m, s, p, r, t in rows
+        ]
+
+    # -- lifecycle events ----------------------------------------------------------------
+
+    def record_event(self, agent: str, kind: str, from_state: str | None,
+                     to_state: str | None, reason: str | None) -> None:
+        self._write(
+            "INSERT INTO events (agent, time, kind, from_state, to_state, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (agent, time.time(), kind, from_state, to_state, reason),
+        )
+
+    def events(self, agent: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT time, kind, from_state, to_state, reason FROM events WHERE agent = ?"
+            " ORDER BY id",
+            (agent,),
+        ).fetchall()
+        return [
+            {"time": t, "kind": k, "from": f, "to": s, "reason": r} for t, k, f, s, r in rows
+        ]
