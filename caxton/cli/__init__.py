@@ -1,0 +1,1 @@
+"""The ``caxton`` command line: one module per noun."""

@@ -1,0 +1,65 @@
+"""The ``caxton`` entry point: parse, dispatch, and turn every failure into one line."""
+
+from __future__ import annotations
+
+import sys
+
+from caxton.cli import agents, messages, node
+from caxton.cli.parsing import Parser
+from caxton.errors import CaxtonError
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="caxton", description="Run and manage WebAssembly agents.")
+    parser.add_argument("--node", default=None, metavar="ADDR",
+                        help="node address (default: tcp://127.0.0.1:7700)")
+    parser.add_argument("--output", default="text", choices=["text", "json"])
+    parser.add_argument("--timeout", dest="request_timeout", type=float, default=5.0,
+                        help="seconds to wait for the node (default: 5)")
+    nouns = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND",
+                                  parser_class=Parser)
+    node.add_parser(nouns)
+    agents.add_parser(nouns)
+    messages.add_parser(nouns)
+    from caxton.cli import validate
+
+    validate.add_parser(nouns)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except CaxtonError as exc:
+        print(f"caxton: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"caxton: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: object) -> int:
+    import argparse
+
+    assert isinstance(args, argparse.Namespace)
+    if args.noun == "node":
+        return node.run(args)
+    if args.noun == "validate":
+        from caxton.cli import validate
+
+        return int(validate.run(args))
+    from caxton.client import connect
+
+    with connect(args.node, timeout=args.request_timeout) as client:
+        if args.noun == "agents":
+            return agents.run(args, client)
+        if args.noun == "send":
+            return messages.run_send(args, client)
+        return messages.run_call(args, client)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""``caxton send`` and ``caxton call``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from caxton.cli.output import emit, render_bytes
+from caxton.cli.parsing import add_payload_arguments, payload_bytes
+from caxton.client import Client
+
+
+def add_parser(subparsers: Any) -> None:
+    send = subparsers.add_parser("send", help="queue a message for an agent")
+    send.add_argument("name")
+    add_payload_arguments(send)
+    call = subparsers.add_parser("call", help="send a message and print the reply")
+    call.add_argument("name")
+    add_payload_arguments(call)
+    call.add_argument("--timeout", type=float, default=5.0)
+
+
+def run_send(args: argparse.Namespace, client: Client) -> int:
+    message_id = client.send(args.name, payload_bytes(args))
+    emit({"message_id": message_id}, args.output, f"✓ accepted as message {message_id}")
+    return 0
+
+
+def run_call(args: argparse.Namespace, client: Client) -> int:
+    reply = client.call(args.name, payload_bytes(args), timeout=args.timeout)
+    emit({"reply": render_bytes(reply)}, args.output, render_bytes(reply))
+    return 0

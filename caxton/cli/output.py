@@ -1,0 +1,56 @@
+"""Rendering command results as text for people or JSON for tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from caxton.status import AgentStatus
+
+STATUS_COLUMNS = ("name", "state", "pid", "restarts", "messages_handled", "mailbox_depth",
+                  "health", "last_failure")
+
+
+def emit(data: Any, output: str, text: str | None = None) -> None:
+    if output == "json":
+        json.dump(data, sys.stdout, indent=2, default=_jsonable)
+        sys.stdout.write("\n")
+    elif text is not None:
+        print(text)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return render_bytes(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def render_bytes(value: bytes) -> str:
+    """UTF-8 text when it is text, else hex prefixed with ``0x``."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + value.hex()
+    return text if text.isprintable() or not text else "0x" + value.hex()
+
+
+def status_table(statuses: list[AgentStatus]) -> str:
+    rows = [[_cell(getattr(s, c)) for c in STATUS_COLUMNS] for s in statuses]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
+              for i, c in enumerate(STATUS_COLUMNS)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(STATUS_COLUMNS, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines) if rows else lines[0] + "\n(no agents)"
+
+
+def status_detail(status: AgentStatus) -> str:
+    return "\n".join(f"{k:>17}: {_cell(v)}" for k, v in status.to_dict().items())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
