@@ -1,0 +1,123 @@
+"""At-least-once delivery with exactly-once effects on state, under real SIGKILLs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+import caxton
+from caxton.wasm.examples import example_path
+from tests.conftest import wait_for
+
+
+def _count(client: caxton.Client, name: str) -> int:
+    return int(client.call(name, b"get", timeout=20))
+
+
+@pytest.mark.timeout(180)
+def test_counter_survives_20_kills_during_2000_messages(node, client):
+    client.spawn("counter", example_path("counter"), snapshot_every=100,
+                 intensity={"intensity": 100, "period": 10})
+    acknowledged = []
+    errors: list[BaseException] = []
+
+    def stream() -> None:
+        try:
+            with caxton.connect(node.address, timeout=30) as sender:
+                for _ in range(2000):
+                    acknowledged.append(sender.send("counter", b"inc"))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    killed = 0
+    while killed < 20:
+        status = wait_for(lambda: (s := client.status("counter")).pid and s, what="a serving pid")
+        os.kill(status.pid, signal.SIGKILL)
+        killed += 1
+        wait_for(lambda p=status.pid: client.status("counter").pid not in (None, p),
+                 what="the replacement")
+    thread.join(120)
+    assert not errors, errors
+    assert len(acknowledged) == 2000
+    wait_for(lambda: client.status("counter").mailbox_depth == 0, timeout=60, what="drain")
+    assert _count(client, "counter") == 2000
+    status = client.status("counter")
+    assert status.restarts >= 20
+    assert status.last_failure == "killed"
+    assert client.dead_letters("counter") == []
+
+
+@pytest.mark.timeout(120)
+def test_poison_message_is_dead_lettered_while_agent_keeps_serving(client):
+    client.spawn("poison", example_path("hostile/trap_on_message"), max_attempts=3)
+    for _ in range(3):
+        client.send("poison", b"before")
+    with pytest.raises(caxton.CallFailed) as failed:
+        client.call("poison", b"poison", timeout=30)
+    assert failed.value.reason == "trap"
+    assert client.call("poison", b"after") == b"after"
+    letters = client.dead_letters("poison")
+    assert len(letters) == 1
+    assert letters[0].payload == b"poison"
+    assert len(letters[0].reasons) == 3
+    assert all(r.startswith("trap") for r in letters[0].reasons)
+    status = client.status("poison")
+    assert status.state == "running"
+    assert status.restarts == 3
+
+
+@pytest.mark.timeout(60)
+def test_hung_agent_is_replaced_through_health_pings(client):
+    client.spawn("echo", example_path("echo"),
+                 health={"interval": 0.1, "timeout": 0.2, "misses": 2})
+    pid = client.status("echo").pid
+    events = client.monitor("echo", timeout=20)
+    os.kill(pid, signal.SIGSTOP)
+    down = next(events)
+    assert down.reason == "unhealthy"
+    wait_for(lambda: client.status("echo").pid not in (None, pid), what="a replacement")
+    assert client.call("echo", b"alive") == b"alive"
+
+
+@pytest.mark.timeout(120)
+def test_node_sigkill_and_restart_brings_back_agents_and_state(node, client):
+    client.spawn("counter", example_path("counter"), snapshot_every=30)
+    client.spawn("echo", example_path("echo"))
+    acknowledged = client.send_many("counter", [b"inc"] * 100)
+    assert len(acknowledged) == 100
+    node.kill()
+    node.start()
+    with caxton.connect(node.address, timeout=20) as again:
+        names = {s.name: s.state for s in again.list_agents()}
+        assert names == {"counter": "running", "echo": "running"} or set(names) == {"counter",
+                                                                                    "echo"}
+        wait_for(lambda: again.status("counter").state == "running", what="counter back")
+        assert _count(again, "counter") == 100
+        assert again.call("echo", b"still here") == b"still here"
+
+
+@pytest.mark.timeout(60)
+def test_stop_drains_and_snapshots(node, client):
+    client.spawn("counter", example_path("counter"))
+    client.send_many("counter", [b"inc"] * 50)
+    status = client.stop("counter")
+    assert status.state == "stopped"
+    assert status.mailbox_depth == 0
+    restarted = client.restart("counter")
+    assert restarted.state == "running"
+    assert _count(client, "counter") == 50
+
+
+@pytest.mark.timeout(60)
+def test_agent_to_agent_send_and_sender(client):
+    client.spawn("echo", example_path("echo"))
+    client.spawn("ping", example_path("pingpong"))
+    client.spawn("pong", example_path("pingpong"))
+    # ping sends to the agent named in the payload; pong replies with its sender
+    assert client.call("ping", b"pong") == b""  # sent from outside any agent
+    wait_for(lambda: client.status("pong").messages_handled == 1, what="pong to get it")
