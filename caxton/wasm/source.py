@@ -1,0 +1,104 @@
+"""Turning what a user hands us (bytes, WAT text, a path) into wasm bytes.
+
+Kept apart from compilation so the node can hash and store a module before
+(or without) compiling it, with the same error messages either way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import wasmtime
+
+from caxton.wasm.binary import is_wasm_binary
+from caxton.wasm.errors import ModuleLoadError
+
+__all__ = ["ModuleSource", "module_bytes"]
+
+ModuleSource = bytes | bytearray | memoryview | str | os.PathLike[str]
+
+_WAT_STARTS = ("(", ";;", "(;")
+
+
+def module_bytes(source: ModuleSource) -> bytes:
+    """Return the WebAssembly binary for ``source``.
+
+    ``bytes``: a wasm binary or WAT text; ``str``: WAT text, or else a path;
+    ``PathLike``: a path to a ``.wasm`` or ``.wat`` file (detected by content,
+    not by extension). Raises ``ModuleLoadError`` with a one-line reason.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        return _from_bytes(bytes(source), "the given bytes")
+    if isinstance(source, str):
+        if _looks_like_wat(source):
+            return _wat_to_wasm(source, "the given WAT text")
+        return _from_path(Path(source))
+    if isinstance(source, os.PathLike):
+        return _from_path(Path(os.fspath(source)))
+    raise ModuleLoadError(
+        f"cannot load a module from {type(source).__name__}: give bytes, WAT text or a path"
+    )
+
+
+def _looks_like_wat(text: str) -> bool:
+    stripped = text.lstrip()
+    return stripped.startswith(_WAT_STARTS)
+
+
+def _from_path(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise ModuleLoadError(f"{path} is a directory, not a WebAssembly module")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModuleLoadError(f"{path}: no such file") from None
+    except PermissionError:
+        raise ModuleLoadError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise ModuleLoadError(f"{path} is a directory, not a WebAssembly module") from None
+    except OSError as exc:
+        raise ModuleLoadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return _from_bytes(data, str(path))
+
+
+def _from_bytes(data: bytes, what: str) -> bytes:
+    if is_wasm_binary(data):
+        return data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModuleLoadError(
+            f"{what}: neither a WebAssembly binary (no \\0asm header) nor WAT text"
+        ) from None
+    if not _looks_like_wat(text):
+        raise ModuleLoadError(
+            f"{what}: neither a WebAssembly binary (no \\0asm header) nor WAT text"
+        )
+    return _wat_to_wasm(text, what)
+
+
+def _wat_to_wasm(text: str, what: str) -> bytes:
+    try:
+        return bytes(wasmtime.wat2wasm(text))
+    except (wasmtime.WasmtimeError, ValueError) as exc:
+        raise ModuleLoadError(f"{what}: invalid WAT: {_wat_error(str(exc))}") from None
+
+
+def _wat_error(message: str) -> str:
+    headline = first_line(message)
+    for line in message.splitlines():
+        if line.strip().startswith("-->"):
+            _, _, location = line.partition("-->")
+            parts = location.strip().rsplit(":", 2)
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                return f"{headline} (line {parts[1]}, column {parts[2]})"
+    return headline
+
+
+def first_line(message: str) -> str:
+    """The first non-empty line of a (possibly multi-line) wasmtime message."""
+    for line in message.splitlines():
+        if line.strip():
+            return line.strip()
+    return message.strip()
