@@ -12,7 +12,6 @@ instance owning it) would keep both alive forever.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import wasmtime
 
-from caxton.wasm.abi import IMPORT_MODULE, IMPORTS, SEND_TOO_LARGE, SEND_UNKNOWN_AGENT, Signature
+from caxton.wasm.abi import (
+    IMPORT_MODULE,
+    IMPORTS,
+    SEND_TOO_LARGE,
+    SEND_UNKNOWN_AGENT,
+    WASI_MODULE,
+    Signature,
+)
 
 __all__ = [
     "MAX_LOG_BYTES",
@@ -42,6 +48,7 @@ MAX_WASI_OUTPUT_BYTES = 1024 * 1024
 _MASK32 = 0xFFFF_FFFF
 
 LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR = 0, 1, 2, 3
+_WASI_EBADF = 8
 
 
 @runtime_checkable
@@ -142,7 +149,7 @@ class HostState:
         self.error = None
 
     # -- guest memory, bounds-checked ------------------------------------
-    def _read(self, caller: wasmtime.Caller, ptr: int, length: int, what: str) -> bytes:
+    def read_guest(self, caller: wasmtime.Caller, ptr: int, length: int, what: str) -> bytes:
         ptr &= _MASK32
         length &= _MASK32
         memory = self._memory(what)
@@ -155,7 +162,7 @@ class HostState:
             return b""
         return bytes(memory.read(caller, ptr, ptr + length))
 
-    def _write(self, caller: wasmtime.Caller, ptr: int, data: bytes, what: str) -> None:
+    def write_guest(self, caller: wasmtime.Caller, ptr: int, data: bytes, what: str) -> None:
         ptr &= _MASK32
         memory = self._memory(what)
         if ptr + len(data) > memory.data_len(caller):
@@ -176,10 +183,10 @@ class HostState:
     def send(
         self, caller: wasmtime.Caller, to_ptr: int, to_len: int, msg_ptr: int, msg_len: int
     ) -> int:
-        to_raw = self._read(caller, to_ptr, to_len, "caxton.send (agent name)")
+        to_raw = self.read_guest(caller, to_ptr, to_len, "caxton.send (agent name)")
         if msg_len & _MASK32 > self.max_send_bytes:
             return SEND_TOO_LARGE
-        payload = self._read(caller, msg_ptr, msg_len, "caxton.send (message)")
+        payload = self.read_guest(caller, msg_ptr, msg_len, "caxton.send (message)")
         try:
             to = to_raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -195,7 +202,7 @@ class HostState:
         return result
 
     def log(self, caller: wasmtime.Caller, level: int, ptr: int, length: int) -> None:
-        message = _text(self._read(caller, ptr, length, "caxton.log"))
+        message = _text(self.read_guest(caller, ptr, length, "caxton.log"))
         self.emit_log(min(max(level, LOG_DEBUG), LOG_ERROR), message)
 
     def emit_log(self, level: int, message: str) -> None:
@@ -208,12 +215,12 @@ class HostState:
         return time.time_ns() // 1_000_000
 
     def error_(self, caller: wasmtime.Caller, ptr: int, length: int) -> None:
-        self.error = _text(self._read(caller, ptr, length, "caxton.error")) or "error"
+        self.error = _text(self.read_guest(caller, ptr, length, "caxton.error")) or "error"
 
     def sender_(self, caller: wasmtime.Caller, ptr: int, cap: int) -> int:
         cap &= _MASK32
         name = self.sender
-        self._write(caller, ptr, name[:cap], "caxton.sender")
+        self.write_guest(caller, ptr, name[:cap], "caxton.sender")
         return len(name)
 
     def functions(self) -> dict[str, Callable[..., Any]]:
@@ -235,49 +242,67 @@ class HostState:
 
 
 class WasiOutput:
-    """Collects WASI stdout/stderr and hands them to the log, line by line.
+    """WASI ``fd_write`` for stdout and stderr, turned into log lines.
 
-    wasmtime calls the output callbacks from one of its own threads, where the
-    embedder's log (a socket, say) must not be used; so output is buffered
-    there and flushed on the calling thread after each call. Everything a
-    call wrote is flushed at its end, a trailing partial line included.
+    The host defines ``wasi_snapshot_preview1.fd_write`` itself, shadowing
+    wasmtime's: wasmtime's own output streams deliver custom output on one of
+    its runtime threads (where the embedder's log, a socket say, must not be
+    used, and which can outlive the interpreter), and a file would let a guest
+    fill the disk. Here output is buffered on the calling thread, capped per
+    call, and flushed to the log after each call, a trailing partial line
+    included. Every iovec is written, so guests never see a short write.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, state: HostState) -> None:
+        self._state = state
         self._chunks: list[tuple[int, bytes]] = []
         self._size = 0
         self._dropped = 0
 
-    def configure(self, config: wasmtime.WasiConfig) -> None:
-        config.stdout_custom = self._stdout
-        config.stderr_custom = self._stderr
+    def define(self, linker: wasmtime.Linker) -> None:
+        i32 = wasmtime.ValType.i32()
+        linker.allow_shadowing = True
+        linker.define_func(
+            WASI_MODULE,
+            "fd_write",
+            wasmtime.FuncType([i32, i32, i32, i32], [i32]),
+            self.fd_write,
+            access_caller=True,
+        )
+        linker.allow_shadowing = False
 
-    def _stdout(self, data: bytes) -> int:
-        return self._add(LOG_INFO, data)
+    def fd_write(
+        self, caller: wasmtime.Caller, fd: int, iovs: int, count: int, written: int
+    ) -> int:
+        if fd not in (1, 2):
+            return _WASI_EBADF
+        level = LOG_INFO if fd == 1 else LOG_ERROR
+        state = self._state
+        count &= _MASK32
+        table = state.read_guest(caller, iovs, 8 * count, "fd_write (iovecs)")
+        total = 0
+        for k in range(count):
+            ptr = int.from_bytes(table[8 * k : 8 * k + 4], "little")
+            length = int.from_bytes(table[8 * k + 4 : 8 * k + 8], "little")
+            data = state.read_guest(caller, ptr, length, "fd_write (data)")
+            total += length
+            if self._size + length > MAX_WASI_OUTPUT_BYTES:
+                self._dropped += length
+            elif data:
+                self._chunks.append((level, data))
+                self._size += length
+        state.write_guest(
+            caller, written, (total & _MASK32).to_bytes(4, "little"), "fd_write (result)"
+        )
+        return 0
 
-    def _stderr(self, data: bytes) -> int:
-        return self._add(LOG_ERROR, data)
-
-    def _add(self, level: int, data: bytes) -> int:
-        with self._lock:
-            if self._size + len(data) > MAX_WASI_OUTPUT_BYTES:
-                self._dropped += len(data)
-            else:
-                self._chunks.append((level, bytes(data)))
-                self._size += len(data)
-        return len(data)
-
-    def flush(self, state: HostState) -> None:
-        with self._lock:
-            chunks, self._chunks, self._size = self._chunks, [], 0
-            dropped, self._dropped = self._dropped, 0
-        if not chunks and not dropped:
-            return
+    def flush(self) -> None:
+        chunks, self._chunks, self._size = self._chunks, [], 0
+        dropped, self._dropped = self._dropped, 0
+        state = self._state
         pending: dict[int, bytes] = {}
         for level, data in chunks:
-            buffered = pending.get(level, b"") + data
-            *lines, rest = buffered.split(b"\n")
+            *lines, rest = (pending.get(level, b"") + data).split(b"\n")
             for line in lines:
                 state.emit_log(level, _text(line))
             pending[level] = rest

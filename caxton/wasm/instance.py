@@ -11,10 +11,8 @@ Instances are single-threaded: use one from one thread at a time.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import time
-import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -23,8 +21,6 @@ import wasmtime
 from caxton.wasm.abi import (
     ABI_VERSION,
     EXPORTS,
-    IMPORT_MODULE,
-    IMPORTS,
     MEMORY_EXPORT,
     WASI_MODULE,
 )
@@ -35,6 +31,7 @@ from caxton.wasm.calls import (
     FastBackend,
     StockBackend,
 )
+from caxton.wasm.checks import export_problems, import_problems
 from caxton.wasm.errors import (
     InstancePoisoned,
     InstantiationFailed,
@@ -50,7 +47,7 @@ from caxton.wasm.policy import SecurityPolicy
 from caxton.wasm.ticker import deadline_ticks, ticker
 from caxton.wasm.traps import WASM_ERRORS, classify
 
-__all__ = ["AgentInstance", "check_exports", "check_imports"]
+__all__ = ["AgentInstance"]
 
 PAGE_SIZE = 65536
 _MASK32 = 0xFFFF_FFFF
@@ -58,65 +55,6 @@ _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 _GUEST_ERRORS: tuple[type[BaseException], ...] = (*WASM_ERRORS, GuestFault)
 
 T = TypeVar("T")
-
-# WASI stores own a runtime thread inside wasmtime that must not outlive the
-# interpreter; they are closed at exit.
-_wasi_instances: weakref.WeakSet[AgentInstance] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_wasi_instances() -> None:
-    for instance in list(_wasi_instances):
-        instance.close()
-
-
-def check_imports(compiled: CompiledModule, policy: SecurityPolicy) -> list[str]:
-    """Problems with the module's imports under ``policy`` (empty if none)."""
-    problems = []
-    for module, name, kind in compiled.imports:
-        qualified = f"{module}.{name}"
-        if module == IMPORT_MODULE:
-            if name not in IMPORTS or kind != "func":
-                problems.append(f"import {qualified} is not part of the Caxton ABI")
-            elif not policy.allows_import(module, name):
-                problems.append(
-                    f"import {qualified} is not allowed by security policy {policy.name!r}"
-                )
-        elif module == WASI_MODULE:
-            if not policy.allows_wasi:
-                problems.append(
-                    f"import {qualified} (WASI) is not allowed by security policy {policy.name!r}"
-                )
-        else:
-            problems.append(
-                f"import {qualified} ({kind}) is not provided by the host "
-                f"(only {IMPORT_MODULE}.* and, where the policy allows, WASI)"
-            )
-    return problems
-
-
-def check_exports(compiled: CompiledModule) -> list[str]:
-    """Problems with the module's exports against the ABI (empty if none)."""
-    problems = []
-    memory_kind = compiled.export_kinds.get(MEMORY_EXPORT)
-    if memory_kind is None:
-        problems.append(f"missing export {MEMORY_EXPORT!r} (the linear memory)")
-    elif memory_kind != "memory":
-        problems.append(
-            f"export {MEMORY_EXPORT!r} must be a non-shared memory, not a {memory_kind}"
-        )
-    for name, expected in EXPORTS.items():
-        kind = compiled.export_kinds.get(name)
-        if kind is None:
-            if expected.required:
-                problems.append(f"missing required export {name} {expected}")
-            continue
-        actual = compiled.exports.get(name)
-        if actual is None:
-            problems.append(f"export {name} must be a function {expected}, not a {kind}")
-        elif (actual.params, actual.results) != (expected.params, expected.results):
-            problems.append(f"export {name} has signature {actual}, expected {expected}")
-    return problems
 
 
 class AgentInstance:
@@ -178,7 +116,7 @@ class AgentInstance:
             ) from None
 
     def _instantiate(self, compiled: CompiledModule, started: float) -> None:
-        problems = check_imports(compiled, self._policy) + check_exports(compiled)
+        problems = import_problems(compiled.imports, self._policy) + export_problems(compiled)
         if problems:
             raise self._refuse("link_error", "; ".join(problems), started)
         engine = compiled.engine
@@ -195,12 +133,12 @@ class AgentInstance:
         self._host.define(linker, self._policy.allows_import)
         uses_wasi = any(module == WASI_MODULE for module, _, _ in compiled.imports)
         if uses_wasi:
-            self._wasi = WasiOutput()
-            config = wasmtime.WasiConfig()  # no args, no env, no preopens, empty stdin
-            self._wasi.configure(config)
-            store.set_wasi(config)
+            # No args, no environment, no preopened directories, empty stdin;
+            # stdout and stderr go to the log through our own fd_write.
+            store.set_wasi(wasmtime.WasiConfig())
             linker.define_wasi()
-            _wasi_instances.add(self)
+            self._wasi = WasiOutput(self._host)
+            self._wasi.define(linker)
         self._store = store
         self._linker = linker
         ticker.register(self)
@@ -280,6 +218,7 @@ class AgentInstance:
             return 0
 
         outcome, _ = self._call(run)
+        self._flush_wasi()
         if outcome is not None:
             self.close()
             raise InstantiationFailed(outcome)
@@ -321,7 +260,7 @@ class AgentInstance:
         if self._wasi is not None:
             # If the embedder's log fails, the call's outcome still stands.
             with contextlib.suppress(GuestFault):
-                self._wasi.flush(self._host)
+                self._wasi.flush()
 
     def _call(self, body: Callable[..., T], *args: int) -> tuple[Outcome | None, T | None]:
         """Run ``body`` under a fresh budget; an outcome if it failed, else its result."""
@@ -553,7 +492,6 @@ class AgentInstance:
             linker.close()
         if store is not None:
             store.close()
-        _wasi_instances.discard(self)
 
     def __enter__(self) -> AgentInstance:
         return self

@@ -14,7 +14,7 @@ import wasmtime
 from caxton.wasm.binary import is_wasm_binary
 from caxton.wasm.errors import ModuleLoadError
 
-__all__ = ["ModuleSource", "module_bytes"]
+__all__ = ["ModuleSource", "module_bytes", "read_source", "to_wasm"]
 
 ModuleSource = bytes | bytearray | memoryview | str | os.PathLike[str]
 
@@ -28,25 +28,37 @@ def module_bytes(source: ModuleSource) -> bytes:
     ``PathLike``: a path to a ``.wasm`` or ``.wat`` file (detected by content,
     not by extension). Raises ``ModuleLoadError`` with a one-line reason.
     """
+    data, what = read_source(source)
+    return to_wasm(data, what)
+
+
+def read_source(source: ModuleSource) -> tuple[bytes, str]:
+    """The raw bytes behind ``source`` and how to name it in messages.
+
+    Only reading can fail here (missing file, directory, permissions); what
+    the bytes are is ``to_wasm``'s business. The validator relies on the split
+    to report bad content rather than raise.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
-        return _from_bytes(bytes(source), "the given bytes")
+        return bytes(source), "the given bytes"
     if isinstance(source, str):
         if _looks_like_wat(source):
-            return _wat_to_wasm(source, "the given WAT text")
-        return _from_path(Path(source))
+            return source.encode("utf-8"), "the given WAT text"
+        return _read_path(Path(source)), source
     if isinstance(source, os.PathLike):
-        return _from_path(Path(os.fspath(source)))
+        path = Path(os.fspath(source))
+        return _read_path(path), str(path)
     raise ModuleLoadError(
         f"cannot load a module from {type(source).__name__}: give bytes, WAT text or a path"
     )
 
 
 def _looks_like_wat(text: str) -> bool:
-    stripped = text.lstrip()
+    stripped = text.lstrip("\ufeff \t\r\n")
     return stripped.startswith(_WAT_STARTS)
 
 
-def _from_path(path: Path) -> bytes:
+def _read_path(path: Path) -> bytes:
     try:
         if path.is_dir():
             raise ModuleLoadError(f"{path} is a directory, not a WebAssembly module")
@@ -59,10 +71,11 @@ def _from_path(path: Path) -> bytes:
         raise ModuleLoadError(f"{path} is a directory, not a WebAssembly module") from None
     except OSError as exc:
         raise ModuleLoadError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return _from_bytes(data, str(path))
+    return data
 
 
-def _from_bytes(data: bytes, what: str) -> bytes:
+def to_wasm(data: bytes, what: str = "the module") -> bytes:
+    """Wasm binary bytes as they are; WAT text compiled to a binary."""
     if is_wasm_binary(data):
         return data
     try:
