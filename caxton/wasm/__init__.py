@@ -23,18 +23,23 @@ from caxton.wasm.limits import Limits
 from caxton.wasm.module import CompiledModule, load_module
 from caxton.wasm.outcome import FAILURE_REASONS, Outcome
 from caxton.wasm.policy import FEATURES, SecurityPolicy
+from caxton.wasm.report import ContractVector, Finding, StageReport, ValidationReport
 from caxton.wasm.source import module_bytes
 from caxton.wasm.ticker import TICK_MS
+from caxton.wasm.validate import STAGES, validate
 
 __all__ = [
     "ABI_VERSION",
     "FAILURE_REASONS",
     "FAST_PATH_AVAILABLE",
     "FEATURES",
+    "STAGES",
     "TICK_MS",
     "AgentInstance",
     "CallbackImports",
     "CompiledModule",
+    "ContractVector",
+    "Finding",
     "HostImports",
     "InstancePoisoned",
     "InstantiationFailed",
@@ -46,8 +51,11 @@ __all__ = [
     "Outcome",
     "RecordingImports",
     "SecurityPolicy",
+    "StageReport",
+    "ValidationReport",
     "WasmError",
     "example_path",
     "load_module",
     "module_bytes",
+    "validate",
 ]
