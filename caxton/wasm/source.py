@@ -14,7 +14,7 @@ import wasmtime
 from caxton.wasm.binary import is_wasm_binary
 from caxton.wasm.errors import ModuleLoadError
 
-__all__ = ["ModuleSource", "module_bytes", "read_source", "to_wasm"]
+__all__ = ["ModuleSource", "looks_like_wat", "module_bytes", "read_source", "to_wasm"]
 
 ModuleSource = bytes | bytearray | memoryview | str | os.PathLike[str]
 
@@ -42,7 +42,7 @@ def read_source(source: ModuleSource) -> tuple[bytes, str]:
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source), "the given bytes"
     if isinstance(source, str):
-        if _looks_like_wat(source):
+        if looks_like_wat(source):
             return source.encode("utf-8"), "the given WAT text"
         return _read_path(Path(source)), source
     if isinstance(source, os.PathLike):
@@ -53,7 +53,8 @@ def read_source(source: ModuleSource) -> tuple[bytes, str]:
     )
 
 
-def _looks_like_wat(text: str) -> bool:
+def looks_like_wat(text: str) -> bool:
+    """Whether text plausibly is WAT (starts with a paren or a comment)."""
     stripped = text.lstrip("\ufeff \t\r\n")
     return stripped.startswith(_WAT_STARTS)
 
@@ -84,7 +85,7 @@ def to_wasm(data: bytes, what: str = "the module") -> bytes:
         raise ModuleLoadError(
             f"{what}: neither a WebAssembly binary (no \\0asm header) nor WAT text"
         ) from None
-    if not _looks_like_wat(text):
+    if not looks_like_wat(text):
         raise ModuleLoadError(
             f"{what}: neither a WebAssembly binary (no \\0asm header) nor WAT text"
         )

@@ -138,11 +138,13 @@ class _Run:
         exports = ", ".join(f"{n} ({k})" for n, k in layout.exports) or "none"
         stage.info(f"exports: {exports}")
         for index, memory in enumerate(layout.memories):
-            maximum = "no maximum" if memory.max_pages is None else f"max {memory.max_pages} pages"
+            maximum = (
+                "no maximum" if memory.max_pages is None else f"max {_pages(memory.max_pages)}"
+            )
             flags = "".join(
                 [", shared" if memory.shared else "", ", imported" if memory.imported else ""]
             )
-            stage.info(f"memory {index}: min {memory.min_pages} pages, {maximum}{flags}")
+            stage.info(f"memory {index}: min {_pages(memory.min_pages)}, {maximum}{flags}")
         for index, table in enumerate(layout.tables):
             maximum = "no maximum" if table.max_elements is None else f"max {table.max_elements}"
             stage.info(f"table {index}: min {table.min_elements} elements, {maximum}")
@@ -386,6 +388,10 @@ class _Run:
                 f"vector {label} took {outcome.elapsed_s * 1000:.0f} ms, over half the "
                 f"{limits.deadline_ms} ms deadline"
             )
+
+
+def _pages(count: int) -> str:
+    return f"{count} page" if count == 1 else f"{count} pages"
 
 
 def _describe(outcome: Outcome) -> str:
