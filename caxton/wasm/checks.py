@@ -12,7 +12,7 @@ from caxton.wasm.abi import EXPORTS, IMPORT_MODULE, IMPORTS, MEMORY_EXPORT, WASI
 from caxton.wasm.module import CompiledModule
 from caxton.wasm.policy import SecurityPolicy
 
-__all__ = ["export_problems", "import_problems"]
+__all__ = ["export_problems", "import_problems", "import_signature_problems"]
 
 
 def import_problems(imports: Iterable[tuple[str, str, str]], policy: SecurityPolicy) -> list[str]:
@@ -61,4 +61,17 @@ def export_problems(compiled: CompiledModule) -> list[str]:
             problems.append(f"export {name} must be a function {expected}, not a {kind}")
         elif (actual.params, actual.results) != (expected.params, expected.results):
             problems.append(f"export {name} has signature {actual}, expected {expected}")
+    return problems
+
+
+def import_signature_problems(compiled: CompiledModule) -> list[str]:
+    """``caxton`` imports declared with a signature other than the ABI's."""
+    problems = []
+    for (module, name), actual in compiled.import_signatures.items():
+        expected = IMPORTS.get(name) if module == IMPORT_MODULE else None
+        if expected is not None and (actual.params, actual.results) != (
+            expected.params,
+            expected.results,
+        ):
+            problems.append(f"import {module}.{name} has signature {actual}, expected {expected}")
     return problems

@@ -31,7 +31,7 @@ from caxton.wasm.calls import (
     FastBackend,
     StockBackend,
 )
-from caxton.wasm.checks import export_problems, import_problems
+from caxton.wasm.checks import export_problems, import_problems, import_signature_problems
 from caxton.wasm.errors import (
     InstancePoisoned,
     InstantiationFailed,
@@ -116,7 +116,11 @@ class AgentInstance:
             ) from None
 
     def _instantiate(self, compiled: CompiledModule, started: float) -> None:
-        problems = import_problems(compiled.imports, self._policy) + export_problems(compiled)
+        problems = (
+            import_problems(compiled.imports, self._policy)
+            + import_signature_problems(compiled)
+            + export_problems(compiled)
+        )
         if problems:
             raise self._refuse("link_error", "; ".join(problems), started)
         engine = compiled.engine

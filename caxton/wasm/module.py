@@ -38,6 +38,7 @@ class CompiledModule:
     exports: dict[str, Signature] = field(default_factory=dict)
     export_kinds: dict[str, str] = field(default_factory=dict)
     imports: tuple[tuple[str, str, str], ...] = ()
+    import_signatures: dict[tuple[str, str], Signature] = field(default_factory=dict)
     from_cache: bool = False
     compile_s: float = 0.0
 
@@ -92,6 +93,11 @@ def compile_bytes(
         if isinstance(export.type, wasmtime.FuncType):
             exports[export.name] = func_signature(export.type)
     imports = tuple((imp.module, imp.name or "", _kind(imp.type)) for imp in module.imports)
+    import_signatures = {
+        (imp.module, imp.name or ""): func_signature(imp.type)
+        for imp in module.imports
+        if isinstance(imp.type, wasmtime.FuncType)
+    }
     return CompiledModule(
         sha256=digest,
         wasm=wasm,
@@ -102,6 +108,7 @@ def compile_bytes(
         exports=exports,
         export_kinds=kinds,
         imports=imports,
+        import_signatures=import_signatures,
         from_cache=from_cache,
         compile_s=elapsed,
     )

@@ -67,6 +67,8 @@ def classify(exc: BaseException, *, memory_at_limit: bool) -> tuple[str, str]:
         return "timeout", message
     if "exceeds memory limits" in lowered or "exceeds table limits" in lowered:
         return "memory_limit", message
+    if "unknown import" in lowered or "incompatible import type" in lowered:
+        return "link_error", message
     if "call stack exhausted" in lowered:
         return "stack_overflow", message
     if memory_at_limit:

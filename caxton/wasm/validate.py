@@ -29,7 +29,7 @@ import wasmtime
 
 from caxton.wasm.abi import EXPORTS, WASI_MODULE
 from caxton.wasm.binary import PAGE_SIZE, ModuleLayout, read_layout
-from caxton.wasm.checks import export_problems, import_problems
+from caxton.wasm.checks import export_problems, import_problems, import_signature_problems
 from caxton.wasm.engine import engine_for
 from caxton.wasm.errors import InstantiationFailed, MessageTooLarge, ModuleLoadError, WasmError
 from caxton.wasm.host import RecordingImports
@@ -232,7 +232,7 @@ class _Run:
             return
         self.compiled = compiled
         self.report.profile["compile_s"] = round(compiled.compile_s, 6)
-        for problem in export_problems(compiled):
+        for problem in export_problems(compiled) + import_signature_problems(compiled):
             stage.error(problem)
         for name, signature in EXPORTS.items():
             if name in compiled.exports and not signature.required:
