@@ -21,7 +21,7 @@ from caxton.wasm.host import CallbackImports, HostImports, NullImports, Recordin
 from caxton.wasm.instance import AgentInstance
 from caxton.wasm.limits import Limits
 from caxton.wasm.module import CompiledModule, load_module
-from caxton.wasm.outcome import FAILURE_REASONS, Outcome
+from caxton.wasm.outcome import FAILURE_REASONS, INSTANTIATION_REASONS, Outcome
 from caxton.wasm.policy import FEATURES, SecurityPolicy
 from caxton.wasm.report import ContractVector, Finding, StageReport, ValidationReport
 from caxton.wasm.source import module_bytes
@@ -33,6 +33,7 @@ __all__ = [
     "FAILURE_REASONS",
     "FAST_PATH_AVAILABLE",
     "FEATURES",
+    "INSTANTIATION_REASONS",
     "STAGES",
     "TICK_MS",
     "AgentInstance",
