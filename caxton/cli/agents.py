@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from caxton.cli.output import emit, render_bytes, status_detail, status_table
+from caxton.cli.parsing import add_common_options
 from caxton.client import Client
 
 
@@ -39,6 +40,8 @@ def add_parser(subparsers: Any) -> None:
     stop = verbs.add_parser("stop", help="drain, snapshot and stop an agent")
     stop.add_argument("name")
     stop.add_argument("--timeout", type=float, default=30.0)
+    for leaf in verbs.choices.values():
+        add_common_options(leaf)
 
 
 def run(args: argparse.Namespace, client: Client) -> int:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from caxton.cli.output import emit, render_bytes
-from caxton.cli.parsing import add_payload_arguments, payload_bytes
+from caxton.cli.parsing import add_common_options, add_payload_arguments, payload_bytes
 from caxton.client import Client
 
 
@@ -14,9 +14,11 @@ def add_parser(subparsers: Any) -> None:
     send = subparsers.add_parser("send", help="queue a message for an agent")
     send.add_argument("name")
     add_payload_arguments(send)
+    add_common_options(send)
     call = subparsers.add_parser("call", help="send a message and print the reply")
     call.add_argument("name")
     add_payload_arguments(call)
+    add_common_options(call)
     call.add_argument("--timeout", type=float, default=5.0)
 
 

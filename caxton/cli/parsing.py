@@ -27,3 +27,10 @@ def add_payload_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("payload", nargs="?", default="", help="message text (UTF-8)")
     parser.add_argument("--hex", action="store_true", help="PAYLOAD is hex-encoded bytes")
     parser.add_argument("--file", help="read the message bytes from this file")
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--node`` and ``--output`` after the verb too; SUPPRESS keeps the top-level value."""
+    parser.add_argument("--node", default=argparse.SUPPRESS, metavar="ADDR",
+                        help="node address (default: tcp://127.0.0.1:7700)")
+    parser.add_argument("--output", default=argparse.SUPPRESS, choices=["text", "json"])
