@@ -366,12 +366,11 @@ class AgentInstance:
                 ptr = 0
             packed = self._handle(ptr, size) & _MASK64
         except _AllocFailed as exc:
-            self.in_call = False
             return self._fail(exc.reason, f"caxton_handle: {exc}", started)
         except _GUEST_ERRORS as exc:
-            self.in_call = False
             return self._failed(exc, started)
-        self.in_call = False
+        finally:
+            self.in_call = False
         length = packed & _MASK32
         if length:
             out = packed >> 32
@@ -489,6 +488,7 @@ class AgentInstance:
         if self._closed:
             return
         self._closed = True
+        self.in_call = False
         self._host.memory = None
         store, self._store = self._store, None
         linker, self._linker = self._linker, None

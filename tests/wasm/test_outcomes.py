@@ -258,6 +258,7 @@ def test_keyboard_interrupt_in_a_callback_propagates(make: MakeInstance) -> None
     )
     with pytest.raises(KeyboardInterrupt):
         logger.handle(b"x")
+    assert not logger.in_call  # or the epoch ticker would never park again
 
 
 def test_outcome_round_trips_through_a_dict() -> None:
