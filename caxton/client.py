@@ -86,7 +86,7 @@ class Client:
     def __init__(self, address: str, *, timeout: float = 5.0) -> None:
         self.address = address
         self.timeout = timeout
-        self._context = zmq.Context.instance()
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self._socket = self._new_socket()
         self._ids = itertools.count(1)
 
@@ -100,7 +100,9 @@ class Client:
 
     # -- plumbing -------------------------------------------------------------
 
-    def _request(self, operation: str, arguments: dict[str, Any], timeout: float | None = None) -> Any:
+    def _request(
+        self, operation: str, arguments: dict[str, Any], timeout: float | None = None
+    ) -> Any:
         request_id = next(self._ids)
         self._socket.send(protocol.encode_request(request_id, operation, arguments))
         return self._await(request_id, operation, self.timeout if timeout is None else timeout)

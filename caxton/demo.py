@@ -59,7 +59,8 @@ def tour(client: caxton.Client) -> None:
     before = int(client.call("counter", b"get"))
     _say(f"counter stands at {before}")
     client.call("kv", msgpack.packb(["put", "greeting", "hello"]))
-    _say(f"kv get greeting -> {msgpack.unpackb(client.call('kv', msgpack.packb(['get', 'greeting'])))!r}")
+    value = msgpack.unpackb(client.call("kv", msgpack.packb(["get", "greeting"])))
+    _say(f"kv get greeting -> {value!r}")
 
     pid = client.status("counter").pid
     assert pid is not None

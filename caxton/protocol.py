@@ -56,8 +56,13 @@ class Request:
     arguments: dict[str, Any]
 
 
+def _pack(value: Any) -> bytes:
+    packed: bytes = msgpack.packb(value, use_bin_type=True)
+    return packed
+
+
 def encode_request(request_id: int, operation: str, arguments: dict[str, Any]) -> bytes:
-    return msgpack.packb([PROTOCOL_VERSION, request_id, operation, arguments], use_bin_type=True)
+    return _pack([PROTOCOL_VERSION, request_id, operation, arguments])
 
 
 def decode_request(frame: bytes) -> Request:
@@ -94,20 +99,17 @@ def request_id_of(frame: bytes) -> int | None:
 
 
 def encode_ok(request_id: int | None, result: Any) -> bytes:
-    return msgpack.packb([request_id, "ok", result], use_bin_type=True)
+    return _pack([request_id, "ok", result])
 
 
 def encode_error(
     request_id: int | None, kind: str, message: str, data: dict[str, Any] | None = None
 ) -> bytes:
-    return msgpack.packb(
-        [request_id, "error", {"type": kind, "message": message, "data": data or {}}],
-        use_bin_type=True,
-    )
+    return _pack([request_id, "error", {"type": kind, "message": message, "data": data or {}}])
 
 
 def encode_event(request_id: int, event: dict[str, Any]) -> bytes:
-    return msgpack.packb([request_id, "event", event], use_bin_type=True)
+    return _pack([request_id, "event", event])
 
 
 def decode_reply(frame: bytes) -> tuple[int | None, str, Any]:

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, client: Client) -> int:
         emit({"removed": args.name}, args.output, f"✓ agent {args.name} removed")
     elif verb == "dead-letters":
         letters = client.dead_letters(args.name)
-        rows = [{"message_id": d.message_id, "sender": d.sender,
+        rows: list[dict[str, Any]] = [{"message_id": d.message_id, "sender": d.sender,
                  "payload": render_bytes(d.payload), "reasons": d.reasons, "time": d.time}
                 for d in letters]
         text = "\n".join(f"#{r['message_id']} from {r['sender'] or '(outside)'}: "

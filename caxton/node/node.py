@@ -409,8 +409,9 @@ class Node:
     def _restart(self, waiter: Waiter, arguments: dict[str, Any]) -> Any:
         rec = self._agent(arguments)
         if rec.lifecycle.state not in (State.STOPPED, State.FAILED):
-            raise InvalidRequest(f"agent {rec.name!r} is {rec.lifecycle.state}; only a stopped"
-                                 " or failed agent can be restarted", state=str(rec.lifecycle.state))
+            state = str(rec.lifecycle.state)
+            raise InvalidRequest(f"agent {rec.name!r} is {state}; only a stopped or failed"
+                                 " agent can be restarted", state=state)
         self._halt(rec)
         rec.ever_ready = False
         rec.lifecycle.to(State.LOADED, "restarted by request")
@@ -565,10 +566,7 @@ class Node:
         elif kind == "unhealthy":
             rec.health = "unhealthy"
         elif kind in ("gave_up", "manual_wait", "intensity_exceeded", "terminated"):
-            if event.child is None or kind == "intensity_exceeded":
-                self._give_up(rec, f"{kind}: {event.reason or ''}".strip(": "))
-            elif kind in ("gave_up", "manual_wait"):
-                self._give_up(rec, f"{kind}: {event.reason or ''}".strip(": "))
+            self._give_up(rec, f"{kind.replace('_', ' ')}: {event.reason or 'unknown'}")
         self._schedule_flush()
 
     def _on_instance_down(self, rec: AgentRecord, event: Event) -> None:
@@ -577,12 +575,15 @@ class Node:
         if reason not in ("normal", "shutdown"):
             rec.last_failure = reason
         rec.health = "down"
-        will_restart = rec.ever_ready and rec.lifecycle.state in (State.RUNNING, State.DRAINING)
+        will_restart = rec.ever_ready and _restarts_after(rec.spec, reason)
         for monitor in rec.monitors:
             self.outbox.event(monitor, {"name": rec.name, "pid": event.pid, "reason": reason,
                                         "time": event.time, "restarting": will_restart})
         if not rec.ever_ready:
             self._give_up(rec, f"first instance did not start: {reason}")
+        elif not will_restart and rec.spec.policy_kind not in ("manual", "never"):
+            # temporary (or transient after a normal exit): supervision drops it quietly
+            self._give_up(rec, f"{rec.spec.restart} agent exited: {reason}")
 
     def _give_up(self, rec: AgentRecord, reason: str) -> None:
         if rec.lifecycle.state in (State.FAILED, State.STOPPED):
@@ -627,6 +628,13 @@ class Node:
             else:
                 rec.lifecycle.state = State(state) if not comes_back else State.FAILED
         self.store.commit()
+
+
+def _restarts_after(spec: AgentSpec, reason: str) -> bool:
+    """Whether supervision will bring an instance back after it exited for ``reason``."""
+    if spec.restart == "temporary" or spec.policy_kind in ("manual", "never"):
+        return False
+    return not (spec.restart == "transient" and reason in ("normal", "shutdown"))
 
 
 def _parse_vectors(raw: Any) -> list[ContractVector]:

@@ -8,6 +8,7 @@ travel the same way, which keeps the order of replies to one client intact.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import zmq
@@ -42,7 +43,6 @@ class Outbox:
         frames, self._frames = self._frames, []
         send = self._socket.send_multipart
         for identity, frame in frames:
-            try:
+            # A client that is gone or not reading has timed out its request.
+            with contextlib.suppress(zmq.ZMQError):
                 send((identity, frame), flags=zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass  # the client is gone or not reading; its request has timed out

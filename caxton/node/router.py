@@ -117,7 +117,7 @@ class Router:
     def on_acks(self, rec: AgentRecord, acks: list[Any], stats: list[int]) -> None:
         handled: list[int] = []
         in_flight = rec.in_flight
-        for message_id, status, text, reply, sends, fuel in acks:
+        for message_id, status, text, reply, sends, _fuel in acks:
             message = in_flight.pop(message_id, None)
             if message is None:
                 continue  # a replayed message: its outputs were already delivered once

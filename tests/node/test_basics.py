@@ -77,9 +77,9 @@ def test_errors_are_typed(client, node):
         client.call("small", b"x" * 101)
     assert client.call("small", b"x" * 100) == b"x" * 100
 
-    with caxton.connect(f"tcp://127.0.0.1:{_unused_port()}", timeout=0.3) as nobody:
-        with pytest.raises(caxton.NodeUnavailable):
-            nobody.ping()
+    address = f"tcp://127.0.0.1:{_unused_port()}"
+    with caxton.connect(address, timeout=0.3) as nobody, pytest.raises(caxton.NodeUnavailable):
+        nobody.ping()
 
 
 def test_call_timeout_and_mailbox_full(client):

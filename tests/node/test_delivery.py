@@ -115,9 +115,13 @@ def test_stop_drains_and_snapshots(node, client):
 
 @pytest.mark.timeout(60)
 def test_agent_to_agent_send_and_sender(client):
-    client.spawn("echo", example_path("echo"))
     client.spawn("ping", example_path("pingpong"))
     client.spawn("pong", example_path("pingpong"))
-    # ping sends to the agent named in the payload; pong replies with its sender
-    assert client.call("ping", b"pong") == b""  # sent from outside any agent
-    wait_for(lambda: client.status("pong").messages_handled == 1, what="pong to get it")
+    # "pong" makes ping send "ping" to pong, which sends "pong" back to its sender
+    assert client.call("ping", b"pong") == b""  # from outside any agent: no sender
+    wait_for(lambda: client.call("ping", b"count") == b"1", what="the pong to come back")
+    assert client.status("pong").messages_handled == 1
+    # a send to an agent that does not exist is dead-lettered on the sender
+    client.call("ping", b"nobody")
+    letters = wait_for(lambda: client.dead_letters("ping"), what="a dead letter")
+    assert "unknown agent 'nobody'" in letters[0].reasons[0]

@@ -1,0 +1,79 @@
+"""The store against a real SQLite file: journal, snapshots cutting it, dead letters, crash safety."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from caxton.node.store import Store
+
+
+def test_journal_snapshot_cut_and_replay_set(tmp_path: Path):
+    store = Store(tmp_path / "db.sqlite")
+    ids = [store.append_message("a", "", f"m{i}".encode()) for i in range(5)]
+    store.commit()
+    assert [m.id for m in store.pending_messages("a")] == ids
+    store.mark_handled(ids[:3])
+    store.commit()
+    assert [m.payload for m in store.handled_messages("a")] == [b"m0", b"m1", b"m2"]
+    store.save_snapshot("a", b"state-after-2", ids[1])
+    store.commit()
+    # the snapshot covers m0 and m1: only m2 is left to replay
+    assert [m.payload for m in store.handled_messages("a")] == [b"m2"]
+    assert [m.payload for m in store.pending_messages("a")] == [b"m3", b"m4"]
+    snapshot = store.latest_snapshot("a")
+    assert snapshot is not None and snapshot.state == b"state-after-2"
+    assert snapshot.last_message_id == ids[1]
+    store.close()
+
+
+def test_dead_letter_moves_message_with_reasons(tmp_path: Path):
+    store = Store(tmp_path / "db.sqlite")
+    message_id = store.append_message("a", "b", b"poison")
+    store.record_attempt(message_id, 3, ["trap: x", "trap: x", "trap: x"])
+    (message,) = store.pending_messages("a")
+    assert message.attempts == 3
+    store.dead_letter("a", message, message.reasons)
+    store.commit()
+    assert store.pending_messages("a") == []
+    (letter,) = store.dead_letters("a")
+    assert letter["payload"] == b"poison" and letter["sender"] == "b"
+    assert letter["reasons"] == ["trap: x"] * 3
+    store.close()
+
+
+def test_committed_rows_survive_sigkill_uncommitted_do_not(tmp_path: Path):
+    db = tmp_path / "db.sqlite"
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from pathlib import Path
+from caxton.node.store import Store
+store = Store(Path({str(db)!r}))
+store.append_message("a", "", b"committed")
+store.commit()
+store.append_message("a", "", b"uncommitted")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    result = subprocess.run([sys.executable, "-c", script], timeout=30)
+    assert result.returncode == -9
+    store = Store(db)
+    assert [m.payload for m in store.pending_messages("a")] == [b"committed"]
+    store.close()
+
+
+def test_agents_and_events_round_trip(tmp_path: Path):
+    store = Store(tmp_path / "db.sqlite")
+    store.save_agent("a", {"name": "a", "init": b"\x00"}, "loaded")
+    store.set_agent_state("a", "running")
+    store.record_event("a", "transition", "loaded", "running", "serving")
+    store.commit()
+    store.close()
+    store = Store(tmp_path / "db.sqlite")
+    assert store.load_agents() == [({"name": "a", "init": b"\x00"}, "running")]
+    assert store.events("a")[0]["to"] == "running"
+    store.delete_agent("a")
+    store.commit()
+    assert store.load_agents() == []
+    store.close()
