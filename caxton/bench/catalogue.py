@@ -1,0 +1,80 @@
+"""Every row of the table, its unit, its baseline and its target, in one place.
+
+The targets are the project's performance goals; they live here (and in
+docs/benchmarks.md) rather than inside the code that measures them, so what
+"met" means is visible at a glance.
+"""
+
+from __future__ import annotations
+
+from caxton.bench.results import Figure, Target
+
+RAY_TARGET = Target("ratio", ">=", 5.0, ">= 5x Ray")
+
+FIGURES: tuple[Figure, ...] = (
+    # 1. spawn
+    Figure("spawn.ready", "spawn", "1 spawn -> agent ready", "ms", "lower", "p95",
+           "os.fork + pipe", Target("median", "<=", 10.0, "<= 10 ms p50")),
+    Figure("spawn.rate", "spawn", "1 spawns/s (100 agents, one by one)", "/s", "higher", None,
+           "os.fork + pipe"),
+    Figure("spawn.ready.ray", "spawn", "1 spawn -> ready vs Ray actor creation", "ms", "lower",
+           "p95", "Ray actor", RAY_TARGET, ray=True),
+    Figure("spawn.rate.ray", "spawn", "1 spawns/s vs Ray actors", "/s", "higher", None,
+           "Ray actor", RAY_TARGET, ray=True),
+    # 2. failure detection and replacement
+    Figure("kill.down", "kill", "2 SIGKILL -> Down delivered", "ms", "lower", "p95",
+           "fork: SIGKILL -> pidfd", Target("median", "<=", 5.0, "<= 5 ms p50")),
+    Figure("kill.serving", "kill", "2 SIGKILL -> replacement serving", "ms", "lower", "p95",
+           "fork: SIGKILL -> new child ready", Target("median", "<=", 20.0, "<= 20 ms p50")),
+    # 3. call round trip
+    Figure("call.rtt", "call", "3 call round trip (100 B)", "us", "lower", "p99",
+           "pyzmq+msgpack echo", Target("median", "<=", 250.0, "<= 250 us p50")),
+    Figure("call.rate", "call", "3 sequential calls/s", "/s", "higher", None,
+           "pyzmq+msgpack echo"),
+    Figure("call.rtt.ray", "call", "3 call round trip vs Ray actor", "us", "lower", "p99",
+           "Ray actor", RAY_TARGET, ray=True),
+    Figure("call.rate.ray", "call", "3 sequential calls/s vs Ray actor", "/s", "higher", None,
+           "Ray actor", RAY_TARGET, ray=True),
+    # 4. pipelined throughput
+    Figure("pipe.send.1", "pipeline", "4 send_many -> 1 agent (window 256)", "msg/s", "higher",
+           None, "pyzmq echo, window 256", Target("median", ">=", 30_000.0, ">= 30k/s")),
+    Figure("pipe.call.1", "pipeline", "4 call_many -> 1 agent (window 64)", "msg/s", "higher",
+           None, "pyzmq echo, window 64"),
+    Figure("pipe.send.10", "pipeline", "4 send_many -> 10 agents (window 256 each)", "msg/s",
+           "higher", None, "pyzmq echo, window 256"),
+    Figure("pipe.call.10", "pipeline", "4 call_many -> 10 agents (window 64 each)", "msg/s",
+           "higher", None, "pyzmq echo, window 64"),
+    Figure("pipe.call.1.ray", "pipeline", "4 call_many -> 1 agent vs Ray (window 64)", "msg/s",
+           "higher", None, "Ray actor", RAY_TARGET, ray=True),
+    Figure("pipe.call.10.ray", "pipeline", "4 call_many -> 10 agents vs Ray (window 64)",
+           "msg/s", "higher", None, "Ray actors", RAY_TARGET, ray=True),
+    # 5. in-process handle rate
+    Figure("handle.fast", "handle", "5 in-process caxton_handle, 100 B echo", "/s", "higher",
+           None, "stock wasmtime-py path", Target("median", ">=", 100_000.0, ">= 100k/s")),
+    # 6. idle memory
+    Figure("mem.uss.100", "memory", "6 USS per idle agent (100 agents)", "MB", "lower", "p95",
+           "bare forked child", Target("median", "<=", 8.0, "<= 8 MB")),
+    Figure("mem.pss.100", "memory", "6 PSS per idle agent (100 agents)", "MB", "lower", "p95",
+           "bare forked child"),
+    Figure("mem.node.100", "memory", "6 node RSS (100 agents)", "MB", "lower", None,
+           "node, no agents"),
+    Figure("mem.uss.1000", "memory", "6 USS per idle agent (1,000 agents)", "MB", "lower", "p95",
+           "bare forked child", Target("median", "<=", 8.0, "<= 8 MB"), full_only=True),
+    Figure("mem.pss.1000", "memory", "6 PSS per idle agent (1,000 agents)", "MB", "lower", "p95",
+           "bare forked child", full_only=True),
+    Figure("mem.node.1000", "memory", "6 node RSS (1,000 agents)", "MB", "lower", None,
+           "node, no agents", full_only=True),
+    Figure("mem.uss.ray", "memory", "6 USS per idle agent vs Ray actor", "MB", "lower", "p95",
+           "Ray actor", RAY_TARGET, ray=True),
+    Figure("mem.pss.ray", "memory", "6 PSS per idle agent vs Ray actor", "MB", "lower", "p95",
+           "Ray actor", RAY_TARGET, ray=True),
+    # 7. restart with state
+    Figure("restart.state", "restart", "7 SIGKILL -> serving, 1 MB snapshot + 100 replayed",
+           "ms", "lower", "p95", "same, stateless echo"),
+)
+
+BENCHMARKS: tuple[str, ...] = tuple(dict.fromkeys(f.benchmark for f in FIGURES))
+
+
+def figures_of(benchmark: str) -> list[Figure]:
+    return [f for f in FIGURES if f.benchmark == benchmark]

@@ -1,0 +1,55 @@
+"""What every benchmark is handed: the plan, a scratch folder, Ray (or why not).
+
+Benchmarks stay plain functions ``run(ctx) -> results``; the context is the one
+place that knows where nodes keep their data, whether they run under the
+profiler and how progress is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from caxton.bench.errors import BenchUnavailable
+from caxton.bench.nodes import PROJECT_ROOT, BenchNode, child_env
+from caxton.bench.plan import Plan
+from caxton.bench.raybench import RaySession
+from caxton.bench.results import Measurement
+
+#: What a benchmark returns: a measurement per figure key, or why it is missing.
+Results = dict[str, Measurement | str]
+
+
+@dataclass
+class Context:
+    plan: Plan
+    workdir: Path
+    ray: RaySession | None
+    profile_dir: Path | None = None
+    say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)
+
+    def node(self, name: str) -> BenchNode:
+        profile = None if self.profile_dir is None else self.profile_dir / f"{name}.node.prof"
+        return BenchNode(self.workdir / name, profile_to=profile)
+
+
+def run_helper(module: str, *args: str, timeout: float = 300.0) -> Any:
+    """Run ``python -m module args`` (a lean helper interpreter) and parse its JSON output."""
+    try:
+        done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                              text=True, timeout=timeout, env=child_env(), cwd=str(PROJECT_ROOT),
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise BenchUnavailable(f"{module} {' '.join(args)} took over {timeout:g}s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchUnavailable(f"{module} failed: {last}")
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise BenchUnavailable(f"{module} printed no JSON: {done.stdout[:200]!r}") from None

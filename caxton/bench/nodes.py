@@ -1,0 +1,126 @@
+"""A real node process for one benchmark: started fresh, torn down completely.
+
+Each benchmark gets its own node on a free loopback port and a throw-away data
+folder, so agents left idle by one figure (or a journal grown by another) never
+weigh on the next. The node runs exactly as a user runs it
+(``python -m caxton.node``); optionally under cProfile, to see where its time
+goes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+import caxton
+from caxton.bench.errors import BenchUnavailable
+
+PROJECT_ROOT = Path(caxton.__file__).resolve().parent.parent
+START_TIMEOUT = 60.0
+DRAIN_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def child_env() -> dict[str, str]:
+    """The environment of processes the bench starts: the project importable first."""
+    path = os.environ.get("PYTHONPATH", "")
+    return dict(os.environ, PYTHONPATH=str(PROJECT_ROOT) + (os.pathsep + path if path else ""))
+
+
+class BenchNode:
+    def __init__(self, workdir: Path, *, profile_to: Path | None = None) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "node.log"
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.profile_to = profile_to
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> BenchNode:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable]
+        if self.profile_to is not None:
+            command += ["-m", "cProfile", "-o", str(self.profile_to)]
+        command += ["-m", "caxton.node", "--data-dir", str(self.data_dir),
+                    "--listen", self.address, "--log-level", "warning"]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                            env=child_env(), cwd=str(PROJECT_ROOT))
+        deadline = time.monotonic() + START_TIMEOUT
+        with caxton.connect(self.address, timeout=0.5) as client:
+            while True:
+                if self.process.poll() is not None:
+                    raise BenchUnavailable(f"the node exited at start: {self.log_tail()}")
+                try:
+                    client.ping()
+                    return self
+                except caxton.NodeUnavailable:
+                    if time.monotonic() > deadline:
+                        self.stop()
+                        raise BenchUnavailable(
+                            f"the node did not answer within {START_TIMEOUT:g}s") from None
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise BenchUnavailable("the node is not running")
+        return self.process.pid
+
+    def client(self, timeout: float = 30.0) -> caxton.Client:
+        return caxton.connect(self.address, timeout=timeout)
+
+    def rss_bytes(self) -> int:
+        return int(psutil.Process(self.pid).memory_info().rss)
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(text[-lines:]) or "(empty log)"
+
+    def stop(self) -> None:
+        """Drain and stop the node; whatever of its tree outlives it is killed by pid."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        try:
+            tree = psutil.Process(process.pid).children(recursive=True)
+        except psutil.Error:
+            tree = []
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(DRAIN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGTERM)  # a second signal stops at once
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        for child in tree:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(tree, timeout=5)
+
+    def __enter__(self) -> BenchNode:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""One module per benchmark: each sets up its own node, measures, tears down."""

@@ -1,0 +1,134 @@
+"""Figure 2: SIGKILL -> Down delivered, and SIGKILL -> replacement serving.
+
+Workload: one echo agent (policy ``immediate``, no health pings). Each sample
+SIGKILLs the agent's current process from outside and at once calls it: the
+call is answered by the replacement (checked: the status then shows a new pid),
+and a second client iterating ``client.monitor`` in its own thread stamps the
+``Down`` event when it arrives. Both are timed from the ``kill``.
+Baseline: a lean interpreter SIGKILLs a forked child, waits on its pidfd (the
+bare "Down") and forks a replacement that says ready on a pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import caxton
+from caxton.bench.agents import HEALTH_OFF, MANY_RESTARTS, echo_module
+from caxton.bench.context import Context, Results, run_helper
+from caxton.bench.errors import BenchUnavailable
+from caxton.bench.plan import PAYLOAD_BYTES
+from caxton.bench.results import Measurement
+from caxton.bench.stats import median, percentile
+from caxton.bench.timing import MS, clock, scaled
+
+AGENT = "victim"
+EVENT_TIMEOUT = 10.0
+SUBSCRIBE_ATTEMPTS = 10
+
+Stamp = tuple[float, caxton.Down]
+
+
+@contextmanager
+def watching(address: str, name: str) -> Iterator[queue.Queue[Stamp]]:
+    """Stamp every Down of ``name`` with the local clock, from a thread of its own.
+
+    The monitor iterator blocks between events, so it cannot share a thread
+    with the code that kills. The thread ends when the agent is removed (the
+    node then sends a last ``removed`` event).
+    """
+    stamps: queue.Queue[Stamp] = queue.Queue()
+
+    def watch() -> None:
+        with caxton.connect(address) as watcher:
+            try:
+                for down in watcher.monitor(name):
+                    stamps.put((clock(), down))
+                    if down.reason == "removed":
+                        return
+            except caxton.CaxtonError:
+                return
+
+    thread = threading.Thread(target=watch, name="down-watcher", daemon=True)
+    thread.start()
+    try:
+        yield stamps
+    finally:
+        thread.join(EVENT_TIMEOUT)
+
+
+def wait_down(stamps: queue.Queue[Stamp], pid: int) -> float:
+    """When the Down of process ``pid`` arrived (events of earlier kills are skipped)."""
+    while True:
+        try:
+            stamp, down = stamps.get(timeout=EVENT_TIMEOUT)
+        except queue.Empty:
+            raise BenchUnavailable(f"no Down for pid {pid} within {EVENT_TIMEOUT:g}s") from None
+        if down.pid == pid:
+            return stamp
+
+
+def kill_and_call(client: caxton.Client, payload: bytes) -> tuple[int, float, float]:
+    """SIGKILL the agent, call it at once; (killed pid, kill time, answered time)."""
+    pid = client.status(AGENT).pid
+    if pid is None:
+        raise BenchUnavailable("the agent has no process to kill")
+    t0 = clock()
+    os.kill(pid, signal.SIGKILL)
+    reply = client.call(AGENT, payload, timeout=EVENT_TIMEOUT)
+    t_serving = clock()
+    if reply != payload:
+        raise BenchUnavailable("the replacement answered with something else")
+    return pid, t0, t_serving
+
+
+def confirm_subscription(client: caxton.Client, stamps: queue.Queue[Stamp],
+                         payload: bytes) -> None:
+    """Kill until a Down reaches the watcher: from then on its subscription is live."""
+    for _ in range(SUBSCRIBE_ATTEMPTS):
+        pid, _, _ = kill_and_call(client, payload)
+        try:
+            while stamps.get(timeout=2.0)[1].pid != pid:
+                pass
+            return
+        except queue.Empty:
+            continue
+    raise BenchUnavailable("the monitor never delivered a Down")
+
+
+def run(ctx: Context) -> Results:
+    echo = echo_module()
+    payload = b"k" * PAYLOAD_BYTES
+    down: list[float] = []
+    serving: list[float] = []
+    with ctx.node("kill") as node, node.client() as client:
+        client.spawn(AGENT, echo, health=HEALTH_OFF, intensity=MANY_RESTARTS)
+        with watching(node.address, AGENT) as stamps:
+            confirm_subscription(client, stamps, payload)
+            for rep in range(ctx.plan.repeats):
+                ctx.say(f"  kill: repetition {rep + 1}/{ctx.plan.repeats},"
+                        f" {ctx.plan.kills} kills")
+                for _ in range(ctx.plan.kills):
+                    pid, t0, t_serving = kill_and_call(client, payload)
+                    t_down = wait_down(stamps, pid)
+                    if client.status(AGENT).pid in (None, pid):
+                        raise BenchUnavailable("the call was not answered by a new process")
+                    down.append(t_down - t0)
+                    serving.append(t_serving - t0)
+            restarts = client.status(AGENT).restarts
+            client.remove(AGENT)
+
+    base = run_helper("caxton.bench.forkbase", "kill", str(len(down)))
+    down_ms, serving_ms = scaled(down, MS), scaled(serving, MS)
+    return {
+        "kill.down": Measurement(median(down_ms), percentile(down_ms, 95),
+                                 median(base["down"]) * MS, len(down_ms),
+                                 {"restarts_seen": restarts}),
+        "kill.serving": Measurement(median(serving_ms), percentile(serving_ms, 95),
+                                    median(base["serving"]) * MS, len(serving_ms)),
+    }

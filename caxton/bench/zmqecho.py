@@ -1,0 +1,123 @@
+"""The messaging baseline: a raw pyzmq + msgpack echo between two processes.
+
+This is the floor under every call through a node: one ZeroMQ hop over
+loopback TCP with a msgpack frame decoded and re-encoded on the far side, and
+nothing else (no journal, no agent process, no WebAssembly). The server runs as
+its own interpreter (``python -m caxton.bench.zmqecho``) and prints its
+endpoint; ``EchoClient`` drives it the way ``caxton.Client`` drives a node,
+sequentially or with a window of requests in flight.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable
+from types import TracebackType
+
+import msgpack
+import zmq
+
+from caxton.bench.errors import BenchUnavailable
+
+
+def serve() -> None:
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # die with the benchmark
+    except (OSError, AttributeError):
+        pass
+    context = zmq.Context()
+    sock = context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, 0)
+    sock.setsockopt(zmq.RCVHWM, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    print(sock.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
+    packb, unpackb = msgpack.packb, msgpack.unpackb
+    while True:
+        identity, frame = sock.recv_multipart()
+        request_id, payload = unpackb(frame)
+        sock.send_multipart([identity, packb([request_id, "ok", payload])])
+
+
+class EchoServer:
+    """The echo server process, started and stopped by the benchmark."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.address = ""
+
+    def __enter__(self) -> EchoServer:
+        from caxton.bench.nodes import PROJECT_ROOT, child_env
+
+        self.process = subprocess.Popen([sys.executable, "-m", "caxton.bench.zmqecho"],
+                                        stdout=subprocess.PIPE, text=True, env=child_env(),
+                                        cwd=str(PROJECT_ROOT))
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("tcp://"):
+            self.__exit__(None, None, None)
+            raise BenchUnavailable(f"the echo server did not start (said {line!r})")
+        self.address = line
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            process.wait(10)
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+class EchoClient:
+    def __init__(self, address: str, timeout: float = 10.0) -> None:
+        self._context = zmq.Context.instance()
+        self._socket: zmq.Socket[bytes] = self._context.socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.SNDHWM, 0)
+        self._socket.setsockopt(zmq.RCVHWM, 0)
+        self._socket.connect(address)
+        self._timeout_ms = int(timeout * 1000)
+        self._next_id = 0
+
+    def _receive(self) -> tuple[int, bytes]:
+        if not self._socket.poll(self._timeout_ms):
+            raise BenchUnavailable("the echo server stopped answering")
+        request_id, _, payload = msgpack.unpackb(self._socket.recv())
+        return int(request_id), bytes(payload)
+
+    def call(self, payload: bytes) -> bytes:
+        self._next_id += 1
+        self._socket.send(msgpack.packb([self._next_id, payload]))
+        request_id, reply = self._receive()
+        if request_id != self._next_id:
+            raise BenchUnavailable("the echo server answered out of order")
+        return reply
+
+    def pipeline(self, payloads: Iterable[bytes], window: int) -> int:
+        """Send with up to ``window`` requests in flight; return how many were answered."""
+        outstanding = answered = 0
+        for payload in payloads:
+            self._next_id += 1
+            self._socket.send(msgpack.packb([self._next_id, payload]))
+            outstanding += 1
+            while outstanding >= window:
+                self._receive()
+                outstanding -= 1
+                answered += 1
+        while outstanding:
+            self._receive()
+            outstanding -= 1
+            answered += 1
+        return answered
+
+    def close(self) -> None:
+        self._socket.close(0)
+
+
+if __name__ == "__main__":
+    serve()
