@@ -1,0 +1,67 @@
+"""OTP-style supervision trees of OS processes, linked over ZeroMQ.
+
+Start Python functions as child processes forked from a preloaded zygote,
+watch them through pidfds in one ``zmq.Poller``, and restart them the way
+Erlang/OTP's ``supervisor`` does (plus backoff, manual restarts and health
+pings). Knows nothing of its embedder. See ``docs/supervisor.md``.
+"""
+
+from .child import ChildLink
+from .errors import (
+    ChildExists,
+    ChildNotRunning,
+    ChildRunning,
+    EncodeError,
+    NoSuchChild,
+    RuntimeClosed,
+    SpecError,
+    SupervisorError,
+    SupervisorStopped,
+    ZygoteError,
+)
+from .loop import TimerHandle
+from .records import ChildInfo, Down, Event, Exit, MonitorRef
+from .runtime import Runtime
+from .spec import (
+    Backoff,
+    ChildSpec,
+    HealthCheck,
+    Immediate,
+    Manual,
+    Never,
+    RestartPolicy,
+    SupervisorSpec,
+    supervisor_child,
+)
+from .supervisor import Supervisor
+
+__all__ = [
+    "Backoff",
+    "ChildExists",
+    "ChildInfo",
+    "ChildLink",
+    "ChildNotRunning",
+    "ChildRunning",
+    "ChildSpec",
+    "Down",
+    "EncodeError",
+    "Event",
+    "Exit",
+    "HealthCheck",
+    "Immediate",
+    "Manual",
+    "MonitorRef",
+    "Never",
+    "NoSuchChild",
+    "RestartPolicy",
+    "Runtime",
+    "RuntimeClosed",
+    "SpecError",
+    "Supervisor",
+    "SupervisorError",
+    "SupervisorSpec",
+    "SupervisorStopped",
+    "TimerHandle",
+    "ZygoteError",
+    "supervisor_child",
+]

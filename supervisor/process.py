@@ -1,0 +1,91 @@
+"""One incarnation of a worker: the supervising side's record of a live OS process.
+
+A restarted child gets a new record (new pid, new routing ids), so monitors,
+links and queued messages belong to one incarnation, as they belong to one pid
+in Erlang.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .loop import TimerHandle
+from .records import Down, MonitorRef
+
+if TYPE_CHECKING:
+    from .spec import ChildSpec
+    from .supervisor import Supervisor
+
+__all__ = ["Process"]
+
+
+class Process:
+    __slots__ = (
+        "connected",
+        "exited",
+        "finalized",
+        "health_check",
+        "health_rid",
+        "health_tick",
+        "id",
+        "kill_reason",
+        "links",
+        "misses",
+        "monitors",
+        "owner",
+        "pending",
+        "pid",
+        "pidfd",
+        "ping_seq",
+        "pong_seq",
+        "report_timer",
+        "reported",
+        "rid",
+        "spawned_at",
+        "spec",
+        "status",
+        "terminating",
+        "trap",
+    )
+
+    def __init__(self, owner: Supervisor, spec: ChildSpec, pid: int, pidfd: int, rid: bytes,
+                 health_rid: bytes | None, spawned_at: float) -> None:
+        self.owner = owner
+        self.spec = spec
+        self.id = spec.id
+        self.pid = pid
+        self.pidfd = pidfd
+        self.rid = rid
+        self.health_rid = health_rid
+        self.spawned_at = spawned_at
+        self.connected = False
+        self.pending: list[bytes] = []
+        self.reported: str | None = None
+        self.kill_reason: str | None = None
+        self.status: int | None = None
+        self.exited = False
+        self.finalized = False
+        self.terminating = False
+        self.trap = spec.trap_exits
+        self.monitors: dict[MonitorRef, Callable[[Down], None]] = {}
+        self.links: set[Process] = set()
+        self.report_timer: TimerHandle | None = None
+        self.health_tick: TimerHandle | None = None
+        self.health_check: TimerHandle | None = None
+        self.ping_seq = 0
+        self.pong_seq = 0
+        self.misses = 0
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited
+
+    def cancel_timers(self) -> None:
+        for timer in (self.health_tick, self.health_check):
+            if timer is not None:
+                timer.cancel()
+        self.health_tick = self.health_check = None
+
+    def __repr__(self) -> str:
+        return f"<Process {self.owner.id}/{self.id} pid={self.pid}>"

@@ -1,0 +1,44 @@
+"""Exit reasons as strings, and OTP's notion of a "normal" exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+NORMAL = "normal"
+SHUTDOWN = "shutdown"
+KILLED = "killed"
+UNHEALTHY = "unhealthy"
+NOPROC = "noproc"
+
+
+def is_normal(reason: str) -> bool:
+    """OTP: a transient child is not restarted after ``normal``, ``shutdown``
+    or ``{shutdown, Term}`` (here ``shutdown:<term>``)."""
+    return reason in (NORMAL, SHUTDOWN) or reason.startswith("shutdown:")
+
+
+def from_status(status: int) -> str:
+    """Turn a ``waitpid`` status into a reason."""
+    if os.WIFSIGNALED(status):
+        return signal_reason(os.WTERMSIG(status))
+    if os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+        return NORMAL if code == 0 else f"exit:{code}"
+    return f"status:{status}"
+
+
+def signal_reason(signum: int) -> str:
+    if signum == signal.SIGKILL:
+        return KILLED
+    try:
+        return f"signal:{signal.Signals(signum).name}"
+    except ValueError:
+        return f"signal:{signum}"
+
+
+def exception_reason(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    reason = f"exception: {name}: {text}" if text else f"exception: {name}"
+    return reason if len(reason) <= 1000 else reason[:997] + "..."

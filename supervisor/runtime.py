@@ -1,0 +1,539 @@
+"""The supervising side: one Runtime per process, one thread, one poller.
+
+The runtime owns everything that is shared by all supervisors of the process:
+the ZeroMQ context and ROUTER socket every child connects to, the zygote that
+forks children, the children's pidfds, timers and the event stream. The
+supervisors themselves are plain objects here (see ``supervisor.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import logging
+import os
+import pickle
+import select
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import zmq
+
+from . import _prctl, reasons, wire
+from .errors import ChildNotRunning, RuntimeClosed, SpecError, ZygoteError
+from .loop import Loop
+from .process import Process
+from .records import Down, Event, MonitorRef
+from .spec import ChildSpec, SupervisorSpec, check_children, target_name
+from .supervisor import Supervisor
+from .zygote import ZygoteClient
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("supervisor")
+
+_INLINE_BOOT = 32 * 1024  # larger boot data goes through a file
+_REPORT_GRACE = 0.5  # how long an exit waits for the reason the child reported
+_ROUTER_BATCH = 4096
+_TIMEOUT = object()
+
+
+class Runtime(Loop):
+    """Supervises OS processes from a single-threaded loop.
+
+    ``preload`` names modules the zygote imports before it freezes its heap
+    (the embedder's heavy modules); ``name`` prefixes the process titles.
+    The supervising process becomes a child subreaper so that children whose
+    zygote died are reparented to it and reaped here.
+    """
+
+    def __init__(self, *, preload: Sequence[str] = (), name: str = "supervisor") -> None:
+        super().__init__()
+        if isinstance(preload, str) or not all(isinstance(m, str) and m for m in preload):
+            raise SpecError("preload", "must be a sequence of module names")
+        if not isinstance(name, str) or not name:
+            raise SpecError("name", "must be a non-empty string")
+        self.name = name
+        self._preload = tuple(preload)
+        self._closed = False
+        self._dir = tempfile.mkdtemp(prefix="sup-")
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._router = self._ctx.socket(zmq.ROUTER)
+        self._router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._router.setsockopt(zmq.SNDHWM, 0)
+        self._router.setsockopt(zmq.RCVHWM, 0)
+        self._router.setsockopt(zmq.LINGER, 0)
+        self.endpoint = f"ipc://{self._dir}/router"
+        self._router.bind(self.endpoint)
+        self.add_reader(self._router, self._on_router)
+        self._by_pid: dict[int, Process] = {}
+        self._by_rid: dict[bytes, Process] = {}
+        self._by_health: dict[bytes, Process] = {}
+        self._monitors: dict[MonitorRef, Process | Supervisor | None] = {}
+        self._rids = itertools.count(1)
+        self._boot_files = itertools.count(1)
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._supervisors: list[Supervisor] = []
+        self._zygote_lost = False
+        _prctl.set_child_subreaper()
+        self._zygote = self._start_zygote()
+
+    # ================================================================ public
+    @property
+    def context(self) -> zmq.Context[zmq.Socket[bytes]]:
+        """The runtime's ZeroMQ context, for the embedder's own sockets."""
+        return self._ctx
+
+    @property
+    def zygote_pid(self) -> int | None:
+        return self._zygote.pid if self._zygote.alive else None
+
+    def start_supervisor(self, spec: SupervisorSpec, children: Sequence[ChildSpec] = (), *,
+                         on_message: Callable[[str, Any], None] | None = None) -> Supervisor:
+        """Start a top-level supervisor with its initial children (in order)."""
+        self._check_open()
+        if not isinstance(spec, SupervisorSpec):
+            raise SpecError("spec", f"must be a SupervisorSpec, got {spec!r}")
+        initial = check_children("children", children)
+        if on_message is not None and not callable(on_message):
+            raise SpecError("on_message", "must be callable or None")
+        for existing in self._supervisors:
+            if existing.id == spec.id and existing.running:
+                raise SpecError("id", f"a supervisor {spec.id!r} is already running")
+        self._supervisors = [s for s in self._supervisors if s.running]
+        sup = Supervisor(self, spec, initial, parent=None, on_message=on_message)
+        self._supervisors.append(sup)
+        sup._start()
+        return sup
+
+    def subscribe(self, callback: Callable[[Event], None]) -> None:
+        """Receive every :class:`Event` (called from the loop, in order)."""
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[Event], None]) -> None:
+        if callback in self._subscribers:
+            self._subscribers.remove(callback)
+
+    def close(self) -> None:
+        """Stop every supervisor (reverse start order), then the zygote; every
+        child is reaped before this returns."""
+        if self._closed:
+            return
+        try:
+            for sup in reversed(self._supervisors):
+                if sup.running:
+                    sup.stop()
+        finally:
+            self._closed = True
+            self._kill_leftovers()
+            self._zygote.close()
+            self.remove_reader(self._router)
+            self._ctx.destroy(linger=0)
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ============================================================ zygote
+    def _start_zygote(self) -> ZygoteClient:
+        zygote = ZygoteClient(self.name, self._preload)
+        zygote.on_lost = self._on_zygote_fd_closing
+        self.add_reader(zygote.fileno(), self._on_zygote_readable)
+        return zygote
+
+    def _on_zygote_fd_closing(self, fd: int) -> None:
+        self.remove_reader(fd)
+        if not self._closed:
+            self._zygote_lost = True
+
+    def _on_zygote_readable(self) -> None:
+        self._zygote.read_available()
+        self._consume_statuses()
+
+    def _consume_statuses(self) -> None:
+        statuses = self._zygote.statuses
+        for pid in list(statuses):
+            proc = self._by_pid.get(pid)
+            if proc is None:
+                statuses.pop(pid, None)
+            elif not proc.terminating and pid in statuses:
+                self._proc_exited(proc, statuses.pop(pid))
+
+    def _ensure_zygote(self) -> ZygoteClient:
+        if not self._zygote.alive:
+            self._zygote.close()
+            self._zygote = self._start_zygote()
+        return self._zygote
+
+    # ============================================================= spawn
+    def _spawn(self, owner: Supervisor, spec: ChildSpec) -> Process:
+        self._check_open()
+        n = next(self._rids)
+        rid = b"w%x" % n
+        health_rid = b"h%x" % n if spec.health is not None else None
+        boot = {
+            "id": spec.id,
+            "target": target_name(spec.start),
+            "args": pickle.dumps((spec.args, dict(spec.kwargs)), pickle.HIGHEST_PROTOCOL),
+            "endpoint": self.endpoint,
+            "rid": rid,
+            "health_rid": health_rid,
+            "title": spec.title or f"{self.name}: {owner.id}/{spec.id}",
+            "trap_exits": spec.trap_exits,
+        }
+        data = pickle.dumps(boot, pickle.HIGHEST_PROTOCOL)
+        if len(data) > _INLINE_BOOT:
+            path = os.path.join(self._dir, f"boot-{next(self._boot_files)}")
+            with open(path, "wb") as fh:
+                fh.write(data)
+            payload = b"F" + path.encode()
+        else:
+            payload = b"I" + data
+        started = time.monotonic()
+        try:
+            pid, pidfd = self._ensure_zygote().spawn(payload)
+        except ZygoteError:
+            # one retry with a fresh zygote: the old one may have just died
+            self._zygote.close()
+            pid, pidfd = self._ensure_zygote().spawn(payload)
+        proc = Process(owner, spec, pid, pidfd, rid, health_rid, started)
+        self._by_pid[pid] = proc
+        self._by_rid[rid] = proc
+        if health_rid is not None:
+            self._by_health[health_rid] = proc
+        self.add_reader(pidfd, partial(self._on_pidfd, proc))
+        return proc
+
+    # ========================================================== messages
+    def _on_router(self) -> None:
+        router = self._router
+        recv = router.recv
+        by_rid = self._by_rid
+        decode = wire.decode
+        ext = wire.ExtType
+        for _ in range(_ROUTER_BATCH):
+            try:
+                rid = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            frame = recv()
+            while router.rcvmore:
+                recv()
+            proc = by_rid.get(rid)
+            if proc is None:
+                self._on_health_frame(rid, frame)
+                continue
+            try:
+                message = decode(frame)
+            except Exception:
+                log.warning("supervisor: undecodable frame from %s", proc)
+                continue
+            if type(message) is ext:
+                self._on_control(proc, message)
+                continue
+            handler = proc.owner.on_message
+            if handler is not None:
+                try:
+                    handler(proc.id, message)
+                except Exception:
+                    log.exception("supervisor: on_message raised")
+
+    def _on_health_frame(self, rid: bytes, frame: bytes) -> None:
+        proc = self._by_health.get(rid)
+        if proc is not None and frame[:1] == wire.PONG:
+            try:
+                seq = int(frame[1:])
+            except ValueError:
+                return
+            if seq > proc.pong_seq:
+                proc.pong_seq = seq
+                proc.misses = 0
+
+    def _on_control(self, proc: Process, message: Any) -> None:
+        code = message.code
+        payload = wire.decode(message.data)
+        if code == wire.CTRL_HELLO:
+            proc.connected = True
+            pending, proc.pending = proc.pending, []
+            for data in pending:
+                self._deliver(proc, data)
+            proc.owner._on_ready(proc)
+            self._emit("started", proc.owner.id, proc.id, proc.pid)
+            if proc.spec.health is not None:
+                self._health_schedule(proc)
+        elif code == wire.CTRL_EXIT:
+            proc.reported = str(payload)
+            if proc.exited and not proc.finalized:
+                self._finalize(proc)
+        elif code == wire.CTRL_TRAP:
+            proc.trap = bool(payload)
+
+    def _send(self, proc: Process, data: bytes) -> None:
+        """Send one encoded frame to a live incarnation; raise ChildNotRunning
+        if it is gone."""
+        if proc.exited:
+            raise ChildNotRunning(proc.id)
+        if not proc.connected:
+            proc.pending.append(data)
+            return
+        if not self._deliver(proc, data):
+            raise ChildNotRunning(proc.id)
+
+    def _deliver(self, proc: Process, data: bytes) -> bool:
+        try:
+            self._router.send(proc.rid, zmq.SNDMORE)
+            self._router.send(data)
+        except zmq.ZMQError as exc:
+            if exc.errno == errno.EHOSTUNREACH:
+                return False
+            raise
+        return True
+
+    # ============================================================= exits
+    def _on_pidfd(self, proc: Process) -> None:
+        self.remove_reader(proc.pidfd)
+        if proc.exited:
+            return
+        if self._zygote.alive:
+            status = self._zygote.wait_status(proc.pid, 5.0)
+            self._consume_statuses()
+            if proc.exited:
+                return
+            if status is None and not self._zygote.alive:
+                status = self._reap_orphan(proc)
+        else:
+            status = self._reap_orphan(proc)
+        self._proc_exited(proc, status)
+
+    def _reap_orphan(self, proc: Process) -> int | None:
+        """The zygote is gone: the child was reparented to us (subreaper)."""
+        try:
+            result = os.waitid(os.P_PIDFD, proc.pidfd, os.WEXITED | os.WNOHANG)
+        except (ChildProcessError, OSError):
+            return None
+        if result is None:
+            return None
+        if result.si_code == os.CLD_EXITED:
+            return (result.si_status & 0xFF) << 8
+        return result.si_status & 0x7F
+
+    def _proc_exited(self, proc: Process, status: int | None) -> None:
+        if proc.exited:
+            return
+        proc.exited = True
+        proc.status = status
+        self.remove_reader(proc.pidfd)
+        with contextlib.suppress(OSError):
+            os.close(proc.pidfd)
+        proc.cancel_timers()
+        self._by_pid.pop(proc.pid, None)
+        if (status is not None and os.WIFEXITED(status) and proc.connected
+                and proc.reported is None and proc.kill_reason is None
+                and not proc.terminating):
+            # the reason the child reported is still in flight on the ROUTER
+            proc.report_timer = self.call_later(_REPORT_GRACE, partial(self._finalize, proc))
+            return
+        self._finalize(proc)
+
+    def _reason(self, proc: Process) -> str:
+        if proc.kill_reason is not None:
+            return proc.kill_reason
+        if proc.reported is not None:
+            return proc.reported
+        if proc.status is None:
+            return reasons.KILLED if self._zygote_lost else "unknown"
+        return reasons.from_status(proc.status)
+
+    def _finalize(self, proc: Process) -> None:
+        if proc.finalized:
+            return
+        proc.finalized = True
+        if proc.report_timer is not None:
+            proc.report_timer.cancel()
+            proc.report_timer = None
+        reason = self._reason(proc)
+        self._by_rid.pop(proc.rid, None)
+        if proc.health_rid is not None:
+            self._by_health.pop(proc.health_rid, None)
+        self._emit("exited", proc.owner.id, proc.id, proc.pid, reason)
+        for ref, callback in proc.monitors.items():
+            self._deliver_down(ref, callback, Down(ref, proc.id, proc.pid, reason))
+        proc.monitors.clear()
+        self._propagate_exit(proc, reason)
+        if not proc.terminating:
+            proc.owner._on_worker_exit(proc, reason)
+
+    def _propagate_exit(self, proc: Process, reason: str) -> None:
+        """OTP link semantics: a trapping peer gets an Exit record, any other
+        peer dies with the same reason unless the reason is ``normal``."""
+        peers, proc.links = proc.links, set()
+        for peer in peers:
+            peer.links.discard(proc)
+            if peer.exited:
+                continue
+            if peer.trap:
+                data = wire.control(wire.CTRL_EXIT_SIGNAL, [proc.id, proc.pid, reason])
+                with contextlib.suppress(ChildNotRunning):
+                    self._send(peer, data)
+            elif reason != reasons.NORMAL:
+                self._kill(peer, reason)
+
+    # ========================================================= killing
+    def _signal(self, proc: Process, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            signal.pidfd_send_signal(proc.pidfd, signum)
+
+    def _kill(self, proc: Process, reason: str) -> None:
+        """SIGKILL asynchronously; the exit is reported with ``reason``."""
+        if proc.exited:
+            return
+        if proc.kill_reason is None:
+            proc.kill_reason = reason
+        self._signal(proc, signal.SIGKILL)
+
+    def _terminate(self, proc: Process, shutdown: float | str, deadline: float | None) -> None:
+        """OTP's shutdown: SIGTERM, wait up to ``shutdown`` s, then SIGKILL
+        (``brutal_kill``: SIGKILL at once). Blocks; the exit is finalized
+        without triggering a restart."""
+        if proc.finalized:
+            return
+        proc.terminating = True
+        if proc.exited:
+            self._finalize(proc)
+            return
+        if not self._pidfd_ready(proc):
+            if shutdown == "brutal_kill":
+                proc.kill_reason = reasons.KILLED
+                self._signal(proc, signal.SIGKILL)
+                limit = float("inf")
+            else:
+                proc.kill_reason = reasons.SHUTDOWN
+                self._signal(proc, signal.SIGTERM)
+                self._signal(proc, signal.SIGCONT)  # a stopped child must see it
+                limit = float("inf") if shutdown == "infinity" else float(shutdown)
+            until = time.monotonic() + limit
+            if deadline is not None:
+                until = min(until, deadline)
+            status = self._await_exit(proc, until)
+            if status is _TIMEOUT:
+                proc.kill_reason = reasons.KILLED
+                self._signal(proc, signal.SIGKILL)
+                status = self._await_exit(proc, time.monotonic() + 30.0)
+        else:
+            status = self._await_exit(proc, time.monotonic() + 30.0)
+        self._proc_exited(proc, None if status is _TIMEOUT else status)  # type: ignore[arg-type]
+        self.call_soon(self._consume_statuses)
+
+    def _pidfd_ready(self, proc: Process) -> bool:
+        poller = select.poll()
+        poller.register(proc.pidfd, select.POLLIN)
+        return bool(poller.poll(0))
+
+    def _await_exit(self, proc: Process, until: float) -> int | object | None:
+        zygote = self._zygote
+        while True:
+            if proc.pid in zygote.statuses:
+                return zygote.statuses.pop(proc.pid)
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return _TIMEOUT
+            chunk = min(remaining, 1.0)
+            if zygote.alive:
+                status = zygote.wait_status(proc.pid, chunk)
+                if status is not None:
+                    return status
+            else:
+                poller = select.poll()
+                poller.register(proc.pidfd, select.POLLIN)
+                if poller.poll(int(chunk * 1000) + 1):
+                    return self._reap_orphan(proc)
+
+    def _kill_leftovers(self) -> None:
+        for proc in list(self._by_pid.values()):
+            if not proc.exited:
+                proc.terminating = True
+                self._terminate(proc, "brutal_kill", None)
+
+    # ============================================================ health
+    def _health_schedule(self, proc: Process) -> None:
+        health = proc.spec.health
+        assert health is not None
+        proc.health_tick = self.call_later(health.interval, partial(self._health_tick, proc))
+
+    def _health_tick(self, proc: Process) -> None:
+        health = proc.spec.health
+        if proc.exited or health is None or proc.health_rid is None:
+            return
+        proc.ping_seq += 1
+        seq = proc.ping_seq
+        try:
+            self._router.send(proc.health_rid, zmq.SNDMORE)
+            self._router.send(wire.PING + b"%d" % seq)
+        except zmq.ZMQError:
+            pass  # not connected (yet): counts as a miss
+        proc.health_check = self.call_later(health.timeout,
+                                            partial(self._health_check, proc, seq))
+        proc.health_tick = self.call_later(health.interval, partial(self._health_tick, proc))
+
+    def _health_check(self, proc: Process, seq: int) -> None:
+        health = proc.spec.health
+        if proc.exited or health is None or proc.pong_seq >= seq:
+            return
+        proc.misses += 1
+        if proc.misses >= health.misses:
+            proc.cancel_timers()
+            self._emit("unhealthy", proc.owner.id, proc.id, proc.pid,
+                       f"{proc.misses} missed pings")
+            self._kill(proc, reasons.UNHEALTHY)
+
+    # ========================================================== monitors
+    def _monitor(self, proc: Process | None, ref: MonitorRef,
+                 callback: Callable[[Down], None]) -> None:
+        if proc is None or proc.exited:
+            self._monitors[ref] = None
+            down = Down(ref, ref.child_id, None, reasons.NOPROC)
+            self.call_soon(partial(self._fire_down, ref, callback, down))
+            return
+        self._monitors[ref] = proc
+        proc.monitors[ref] = callback
+
+    def _demonitor(self, ref: MonitorRef) -> None:
+        holder = self._monitors.pop(ref, None)
+        if isinstance(holder, Process):
+            holder.monitors.pop(ref, None)
+        elif isinstance(holder, Supervisor):
+            holder._monitors.pop(ref, None)
+
+    def _deliver_down(self, ref: MonitorRef, callback: Callable[[Down], None],
+                      down: Down) -> None:
+        self.call_soon(partial(self._fire_down, ref, callback, down))
+
+    def _fire_down(self, ref: MonitorRef, callback: Callable[[Down], None], down: Down) -> None:
+        if ref not in self._monitors:
+            return  # demonitored before delivery
+        del self._monitors[ref]
+        callback(down)
+
+    # ============================================================ events
+    def _emit(self, kind: str, supervisor: str, child: str | None, pid: int | None = None,
+              reason: str | None = None, delay: float | None = None) -> None:
+        if not self._subscribers:
+            return
+        event = Event(kind, supervisor, child, pid, reason, delay, time.time())
+        for callback in self._subscribers:
+            self.call_soon(partial(callback, event))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeClosed("the runtime is closed")

@@ -1,0 +1,130 @@
+"""Start functions run in child processes by the supervisor tests.
+
+They live in their own importable module because children import their start
+function by name after the fork.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from supervisor import ChildLink
+
+
+def echo(link: ChildLink) -> None:
+    """Replies to every message with ["echo", message]; "exit:<reason>" ends it."""
+    while True:
+        message = link.recv()
+        if isinstance(message, str) and message.startswith("exit:"):
+            link.exit(message[5:])
+        if message == "return":
+            return
+        if message == "raise":
+            raise ValueError("boom")
+        link.send(["echo", message])
+
+
+def sleeper(link: ChildLink) -> None:
+    """Blocks forever (until killed)."""
+    while True:
+        link.recv()
+
+
+def ready_then_sleep(link: ChildLink, tag: Any = None) -> None:
+    link.send(["ready", link.id, os.getpid(), tag])
+    while True:
+        message = link.recv()
+        if message == "crash":
+            raise RuntimeError("asked to crash")
+        if message == "normal":
+            return
+        if message == "ping":
+            link.send(["pong", link.id])
+
+
+def crash(link: ChildLink) -> None:
+    raise ValueError("boom")
+
+
+def crash_after(link: ChildLink, delay: float) -> None:
+    time.sleep(delay)
+    raise ValueError("boom")
+
+
+def return_at_once(link: ChildLink) -> None:
+    return
+
+
+def exit_code(link: ChildLink, code: int) -> None:
+    raise SystemExit(code)
+
+
+def hard_exit(link: ChildLink, code: int) -> None:
+    os._exit(code)
+
+
+def report(link: ChildLink, reason: str) -> None:
+    link.exit(reason)
+
+
+def ignore_sigterm(link: ChildLink) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    link.send(["ready", link.id, os.getpid(), None])
+    while True:
+        link.recv()
+
+
+def graceful_sigterm(link: ChildLink, path: str) -> None:
+    def on_term(signum: int, frame: object) -> None:
+        with open(path, "a") as fh:
+            fh.write(f"{link.id}\n")
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    link.send(["ready", link.id, os.getpid(), None])
+    while True:
+        link.recv()
+
+
+def busy_python(link: ChildLink, seconds: float) -> None:
+    """Pure-Python busy loop: the health thread still gets the GIL."""
+    link.send(["ready", link.id, os.getpid(), None])
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    link.send(["done", link.id])
+    while True:
+        link.recv()
+
+
+def trapper(link: ChildLink) -> None:
+    """Traps exits and forwards every Exit record to the supervisor."""
+    link.trap_exits = True
+    link.send(["ready", link.id, os.getpid(), None])
+    while True:
+        message = link.recv()
+        if hasattr(message, "from_id"):
+            link.send(["exit_signal", message.from_id, message.pid, message.reason])
+
+
+def counter(link: ChildLink) -> None:
+    """Counts messages; answers "count" with the total (throughput tests)."""
+    n = 0
+    while True:
+        for message in link.recv_many(10000) or [link.recv()]:
+            if message == "count":
+                link.send(["count", n])
+            else:
+                n += 1
+
+
+def blaster(link: ChildLink, n: int) -> None:
+    for i in range(n):
+        link.send(i)
+    link.send("done")
+    while True:
+        link.recv()
