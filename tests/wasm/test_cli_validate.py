@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,9 @@ def test_json_output_is_the_report() -> None:
         (lambda tmp: str(ROOT / "pyproject.toml"), "neither a WebAssembly binary"),
     ],
 )
-def test_unreadable_input_is_one_line_exit_two(make_arg, message: str, tmp_path: Path) -> None:
+def test_unreadable_input_is_one_line_exit_two(
+    make_arg: Callable[[Path], str], message: str, tmp_path: Path
+) -> None:
     done = cli(make_arg(tmp_path))
     assert done.returncode == 2
     assert done.stdout == ""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +55,9 @@ def test_module_bytes_accepts_every_source_kind(tmp_path: Path) -> None:
         (lambda tmp: '(module (func (export "f") i32.add)) trailing', "invalid WAT"),
     ],
 )
-def test_module_bytes_errors_are_one_clear_line(make_source, message: str, tmp_path: Path) -> None:
+def test_module_bytes_errors_are_one_clear_line(
+    make_source: Callable[[Path], Any], message: str, tmp_path: Path
+) -> None:
     with pytest.raises(ModuleLoadError, match=message) as info:
         module_bytes(make_source(tmp_path))
     assert "\n" not in str(info.value)
