@@ -64,3 +64,26 @@ def test_fast_path_can_be_required_only_when_available(monkeypatch: pytest.Monke
         AgentInstance(compiled("echo"), Limits(), NullImports(), fast=True)
     # and the automatic choice falls back to the stock path
     assert not AgentInstance(compiled("echo"), Limits(), NullImports()).fast_path
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
+def test_dropped_instances_are_freed_without_close(fast: bool) -> None:
+    # Host functions live in a process-wide table until their store is gone;
+    # if they held the instance, no instance would ever be freed.
+    import gc
+    import weakref
+
+    import wasmtime._func
+
+    module = compiled("pingpong")
+    gc.collect()
+    baseline = len(wasmtime._func.FUNCTIONS.handles)
+    refs = []
+    for _ in range(20):
+        instance = AgentInstance(module, Limits(), NullImports(), fast=fast)
+        assert instance.handle(b"count").ok
+        refs.append(weakref.ref(instance))
+        del instance
+    gc.collect()
+    assert all(ref() is None for ref in refs)
+    assert len(wasmtime._func.FUNCTIONS.handles) == baseline
