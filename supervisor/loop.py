@@ -93,10 +93,14 @@ class Loop:
         events = self._poller.poll(wait_ms) if self._readers or wait_ms != 0 else []
         if not self._readers and wait_ms:
             time.sleep(wait_ms / 1000)
-        for key, _ in events:
-            callback = self._readers.get(key)
-            if callback is not None:
-                self._guard(callback)
+        if events:
+            readers = self._readers
+            # snapshot first: a callback may close an fd and a later one may
+            # register a new object under the same number within this batch
+            batch = [(key, readers.get(key)) for key, _ in events]
+            for key, callback in batch:
+                if callback is not None and readers.get(key) is callback:
+                    self._guard(callback)
         if self._timers:
             now = time.monotonic()
             timers = self._timers
