@@ -55,6 +55,8 @@ _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 _GUEST_ERRORS: tuple[type[BaseException], ...] = (*WASM_ERRORS, GuestFault)
 
 T = TypeVar("T")
+#: What guest inputs may be given as (copied to ``bytes`` once).
+Bytes = bytes | bytearray | memoryview
 
 
 class AgentInstance:
@@ -69,6 +71,13 @@ class AgentInstance:
         policy: SecurityPolicy | None = None,
         fast: bool | None = None,
     ) -> None:
+        if not isinstance(compiled, CompiledModule):
+            raise TypeError(
+                f"AgentInstance needs a CompiledModule (from load_module), "
+                f"not {type(compiled).__name__}"
+            )
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
         if fast and not FAST_PATH_AVAILABLE:
             raise WasmError(f"the fast call path is unavailable: {FAST_PATH_UNAVAILABLE_REASON}")
         self._fast = FAST_PATH_AVAILABLE if fast is None else fast
@@ -338,10 +347,12 @@ class AgentInstance:
         return self._backend.read(ptr, length)
 
     # -- the ABI -------------------------------------------------------------
-    def handle(self, payload: bytes, sender: str = "") -> Outcome:
+    def handle(self, payload: Bytes, sender: str = "") -> Outcome:
         """Deliver one message; the reply (if any) is in the outcome."""
         if self._poisoned or self._closed:
             self._usable()
+        if type(payload) is not bytes:
+            payload = _as_bytes(payload, "payload")
         size = len(payload)
         limits = self._limits
         if size > limits.max_message_bytes:
@@ -392,9 +403,11 @@ class AgentInstance:
             return Outcome("error", None, host.error, reply, fuel, elapsed)
         return Outcome("ok", None, "", reply, fuel, elapsed)
 
-    def init(self, data: bytes = b"") -> Outcome:
+    def init(self, data: Bytes = b"") -> Outcome:
         """Call ``caxton_init`` with the agent's init bytes (``ok`` if not exported)."""
         self._usable()
+        if type(data) is not bytes:
+            data = _as_bytes(data, "init data")
         if len(data) > self._limits.max_message_bytes:
             raise MessageTooLarge(len(data), self._limits.max_message_bytes, "init data")
         if self._init is None:
@@ -422,9 +435,11 @@ class AgentInstance:
             return state
         return self._finish(state, started)
 
-    def restore(self, state: bytes) -> Outcome:
+    def restore(self, state: Bytes) -> Outcome:
         """Load a snapshot; ``error`` if the guest refuses it or cannot restore."""
         self._usable()
+        if type(state) is not bytes:
+            state = _as_bytes(state, "state")
         if len(state) > self._limits.memory_bytes:
             raise MessageTooLarge(len(state), self._limits.memory_bytes, "state")
         if self._restore is None:
@@ -520,6 +535,13 @@ def _alloc_failed(ptr: int, size: int) -> _AllocFailed:
     return _AllocFailed(
         "bad_reply", f"caxton_alloc returned 0x{ptr:x} for {size} bytes, outside linear memory"
     )
+
+
+def _as_bytes(data: object, what: str) -> bytes:
+    """``bytes`` for bytes-like input, a clear ``TypeError`` for anything else."""
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    raise TypeError(f"{what} must be bytes, not {type(data).__name__}")
 
 
 def _signed32(value: int) -> int:

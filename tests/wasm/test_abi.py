@@ -303,3 +303,18 @@ def test_import_with_the_wrong_signature_is_refused(make: MakeInstance) -> None:
         make(agent("(i64.const 0)", imports='(import "caxton" "log" (func (param i32)))'))
     assert info.value.outcome.reason == "link_error"
     assert "caxton" in info.value.outcome.message and "log" in info.value.outcome.message
+
+
+def test_wrong_argument_types_are_clear_errors(make: MakeInstance) -> None:
+    echo = make("echo")
+    assert echo.handle(bytearray(b"ba")).reply == b"ba"
+    assert echo.handle(memoryview(b"mv")).reply == b"mv"
+    with pytest.raises(TypeError, match="payload must be bytes, not str"):
+        echo.handle("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="init data must be bytes"):
+        echo.init("text")  # type: ignore[arg-type]
+    assert not echo.poisoned
+    from caxton.wasm import AgentInstance, NullImports
+
+    with pytest.raises(TypeError, match="needs a CompiledModule"):
+        AgentInstance("echo.wat", Limits(), NullImports())  # type: ignore[arg-type]
