@@ -22,7 +22,7 @@ from wasmtime import _bindings
 
 from caxton.wasm.policy import FEATURES
 
-__all__ = ["WASMTIME_VERSION", "engine_for", "engine_settings_key"]
+__all__ = ["WASMTIME_VERSION", "all_engines", "engine_for", "engine_settings_key"]
 
 
 def _wasmtime_version() -> str:

@@ -31,7 +31,9 @@ from caxton.wasm.abi import (
 __all__ = [
     "MAX_LOG_BYTES",
     "CallbackImports",
+    "MAX_WASI_OUTPUT_BYTES",
     "GuestFault",
+    "HostFailure",
     "HostImports",
     "HostState",
     "NullImports",
