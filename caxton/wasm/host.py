@@ -30,8 +30,8 @@ from caxton.wasm.abi import (
 
 __all__ = [
     "MAX_LOG_BYTES",
-    "CallbackImports",
     "MAX_WASI_OUTPUT_BYTES",
+    "CallbackImports",
     "GuestFault",
     "HostFailure",
     "HostImports",
