@@ -38,18 +38,27 @@ class Context:
         return BenchNode(self.workdir / name, profile_to=profile)
 
 
-def run_helper(module: str, *args: str, timeout: float = 300.0) -> Any:
-    """Run ``python -m module args`` (a lean helper interpreter) and parse its JSON output."""
+HELPERS = Path(__file__).resolve().parent
+
+
+def run_helper(program: str, *args: str, timeout: float = 300.0) -> Any:
+    """Run a helper interpreter and parse the JSON it prints.
+
+    ``program`` is a script beside this module (``forkbase.py``: run by path, so
+    the interpreter imports nothing of the project and stays lean) or a module
+    name (``caxton.bench.handleworker``: run with ``-m``).
+    """
+    target = [str(HELPERS / program)] if program.endswith(".py") else ["-m", program]
     try:
-        done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+        done = subprocess.run([sys.executable, *target, *args], capture_output=True,
                               text=True, timeout=timeout, env=child_env(), cwd=str(PROJECT_ROOT),
                               check=False)
     except subprocess.TimeoutExpired:
-        raise BenchUnavailable(f"{module} {' '.join(args)} took over {timeout:g}s") from None
+        raise BenchUnavailable(f"{program} {' '.join(args)} took over {timeout:g}s") from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BenchUnavailable(f"{module} failed: {last}")
+        raise BenchUnavailable(f"{program} failed: {last}")
     try:
         return json.loads(done.stdout)
     except json.JSONDecodeError:
-        raise BenchUnavailable(f"{module} printed no JSON: {done.stdout[:200]!r}") from None
+        raise BenchUnavailable(f"{program} printed no JSON: {done.stdout[:200]!r}") from None

@@ -1,9 +1,9 @@
 """The bare-process baselines: what ``os.fork`` and a pipe cost with nothing on top.
 
-Run as its own small interpreter (``python -m caxton.bench.forkbase MODE N``,
-JSON on stdout) so the forking parent is a lean process with only the standard
-library and psutil loaded; forking the benchmark process itself would charge
-the baseline for whatever that process happened to import.
+Run as its own small interpreter (``python caxton/bench/forkbase.py MODE N``,
+by path, JSON on stdout) so the forking parent is a lean process with only the
+standard library and psutil loaded; forking the benchmark process itself would
+charge the baseline for whatever that process happened to import.
 
 Modes:
     spawn N    fork N children one by one; each writes one byte on a pipe when
@@ -15,6 +15,7 @@ Modes:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -28,10 +29,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def fork_ready() -> int:
@@ -58,15 +57,11 @@ def fork_ready() -> int:
 
 def _reap(pids: list[int]) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for pid in pids:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
 
 
 def spawn(count: int) -> dict[str, Any]:
@@ -126,7 +121,7 @@ MODES = {"spawn": spawn, "kill": kill, "memory": memory}
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in MODES or not argv[1].isdigit():
-        print(f"usage: python -m caxton.bench.forkbase {{{'|'.join(MODES)}}} COUNT",
+        print(f"usage: python forkbase.py {{{'|'.join(MODES)}}} COUNT",
               file=sys.stderr)
         return 2
     json.dump(MODES[argv[0]](int(argv[1])), sys.stdout)

@@ -9,6 +9,7 @@ goes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -112,10 +113,8 @@ class BenchNode:
                 process.kill()
                 process.wait(5)
         for child in tree:
-            try:
+            with contextlib.suppress(psutil.Error):
                 child.kill()
-            except psutil.Error:
-                pass
         psutil.wait_procs(tree, timeout=5)
 
     def __enter__(self) -> BenchNode:

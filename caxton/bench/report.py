@@ -47,7 +47,7 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
-def environment(plan: Plan, ray_version: str | None) -> dict[str, Any]:
+def environment(plan: Plan) -> dict[str, Any]:
     """Where and with what the figures were taken."""
     import zmq
 
@@ -57,7 +57,7 @@ def environment(plan: Plan, ray_version: str | None) -> dict[str, Any]:
                                        "python": platform.python_version()}
     versions.update({p: _version(p) for p in PACKAGES})
     versions["libzmq"] = zmq.zmq_version()
-    versions["ray"] = ray_version
+    versions["ray"] = None  # filled in once Ray has (or has not) started
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "mode": "quick" if plan.quick else "full",

@@ -90,6 +90,7 @@ def run_benchmarks(
     names = select(only)
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
     started = time.monotonic()
+    meta = environment(plan)
     workdir = Path(tempfile.mkdtemp(prefix="caxton-bench-"))
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
@@ -115,11 +116,10 @@ def run_benchmarks(
             timings[name] = time.monotonic() - t0
             rows += rows_for(name, plan, results, failure, ray, ray_reason)
     finally:
-        ray_version = ray.version if ray is not None else None
+        meta["versions"]["ray"] = ray.version if ray is not None else None
         if ray is not None:
             ray.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    meta = environment(plan, ray_version)
     meta["benchmarks"] = names
     meta["seconds_per_benchmark"] = {k: round(v, 2) for k, v in timings.items()}
     meta["duration_s"] = round(time.monotonic() - started, 2)

@@ -2,44 +2,25 @@
 
 This is the floor under every call through a node: one ZeroMQ hop over
 loopback TCP with a msgpack frame decoded and re-encoded on the far side, and
-nothing else (no journal, no agent process, no WebAssembly). The server runs as
-its own interpreter (``python -m caxton.bench.zmqecho``) and prints its
-endpoint; ``EchoClient`` drives it the way ``caxton.Client`` drives a node,
-sequentially or with a window of requests in flight.
+nothing else (no journal, no agent process, no WebAssembly). The server is
+``echoserver.py``, run as its own interpreter; ``EchoClient`` drives it the way
+``caxton.Client`` drives a node, sequentially or with a window of requests in
+flight.
 """
 
 from __future__ import annotations
 
-import ctypes
-import signal
 import subprocess
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from types import TracebackType
 
 import msgpack
 import zmq
 
 from caxton.bench.errors import BenchUnavailable
-
-
-def serve() -> None:
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # die with the benchmark
-    except (OSError, AttributeError):
-        pass
-    context = zmq.Context()
-    sock = context.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.SNDHWM, 0)
-    sock.setsockopt(zmq.RCVHWM, 0)
-    sock.bind("tcp://127.0.0.1:*")
-    print(sock.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
-    packb, unpackb = msgpack.packb, msgpack.unpackb
-    while True:
-        identity, frame = sock.recv_multipart()
-        request_id, payload = unpackb(frame)
-        sock.send_multipart([identity, packb([request_id, "ok", payload])])
+from caxton.bench.nodes import PROJECT_ROOT, child_env
 
 
 class EchoServer:
@@ -50,9 +31,8 @@ class EchoServer:
         self.address = ""
 
     def __enter__(self) -> EchoServer:
-        from caxton.bench.nodes import PROJECT_ROOT, child_env
-
-        self.process = subprocess.Popen([sys.executable, "-m", "caxton.bench.zmqecho"],
+        server = Path(__file__).resolve().parent / "echoserver.py"
+        self.process = subprocess.Popen([sys.executable, str(server)],
                                         stdout=subprocess.PIPE, text=True, env=child_env(),
                                         cwd=str(PROJECT_ROOT))
         assert self.process.stdout is not None
@@ -75,8 +55,7 @@ class EchoServer:
 
 class EchoClient:
     def __init__(self, address: str, timeout: float = 10.0) -> None:
-        self._context = zmq.Context.instance()
-        self._socket: zmq.Socket[bytes] = self._context.socket(zmq.DEALER)
+        self._socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, 0)
         self._socket.setsockopt(zmq.RCVHWM, 0)
@@ -117,7 +96,3 @@ class EchoClient:
 
     def close(self) -> None:
         self._socket.close(0)
-
-
-if __name__ == "__main__":
-    serve()

@@ -17,22 +17,22 @@ from caxton.bench.results import Measurement
 from caxton.bench.stats import median
 
 
-def pick_rate(rates: dict[str, Any], word: str) -> float:
-    """The per-second rate of one path in ``measure_handle_rates``' dict."""
-    candidates = {k: v for k, v in rates.items()
-                  if word in k.lower() and isinstance(v, int | float) and not isinstance(v, bool)}
-    if not candidates:
-        raise BenchUnavailable(f"measure_handle_rates gave no {word!r} rate (keys: {sorted(rates)})")
-    per_second = {k: v for k, v in candidates.items() if "per_s" in k or "rate" in k}
-    chosen = per_second or candidates
-    return float(chosen[sorted(chosen)[0]])
+def rate_of(figures: dict[str, Any], key: str) -> float:
+    """One path's messages/s from ``measure_handle_rates``' dict."""
+    value = figures.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BenchUnavailable(f"measure_handle_rates gave no {key!r} (keys: {sorted(figures)})")
+    if value <= 0:
+        raise BenchUnavailable(f"measure_handle_rates measured no {key!r} (fast path available:"
+                               f" {figures.get('fast_path_available')})")
+    return float(value)
 
 
 def run(ctx: Context) -> Results:
     ctx.say(f"  handle: {ctx.plan.repeats} x {ctx.plan.handle_seconds:g}s per path")
     runs = run_helper("caxton.bench.handleworker", str(ctx.plan.handle_seconds),
                       str(ctx.plan.repeats))
-    fast = [pick_rate(r, "fast") for r in runs]
-    stock = [pick_rate(r, "stock") for r in runs]
+    fast = [rate_of(r, "fast_per_s") for r in runs]
+    stock = [rate_of(r, "stock_per_s") for r in runs]
     return {"handle.fast": Measurement(median(fast), None, median(stock), len(fast),
                                        {"fast": fast, "stock": stock, "raw": runs})}

@@ -28,10 +28,11 @@ from caxton.bench.stats import median, percentile
 from caxton.bench.timing import MS, clock, scaled
 
 AGENT = "victim"
-EVENT_TIMEOUT = 10.0
-SUBSCRIBE_ATTEMPTS = 10
+EVENT_TIMEOUT = 15.0
+SUBSCRIBE_ATTEMPTS = 3
 
-Stamp = tuple[float, caxton.Down]
+#: When a Down arrived and the event itself; an exception if the watcher failed.
+Stamp = tuple[float, caxton.Down | BaseException]
 
 
 @contextmanager
@@ -40,19 +41,20 @@ def watching(address: str, name: str) -> Iterator[queue.Queue[Stamp]]:
 
     The monitor iterator blocks between events, so it cannot share a thread
     with the code that kills. The thread ends when the agent is removed (the
-    node then sends a last ``removed`` event).
+    node then sends a last ``removed`` event); if the monitor fails, the error
+    is queued so the waiting side reports it instead of timing out blind.
     """
     stamps: queue.Queue[Stamp] = queue.Queue()
 
     def watch() -> None:
-        with caxton.connect(address) as watcher:
-            try:
+        try:
+            with caxton.connect(address, timeout=EVENT_TIMEOUT) as watcher:
                 for down in watcher.monitor(name):
                     stamps.put((clock(), down))
                     if down.reason == "removed":
                         return
-            except caxton.CaxtonError:
-                return
+        except BaseException as exc:
+            stamps.put((clock(), exc))
 
     thread = threading.Thread(target=watch, name="down-watcher", daemon=True)
     thread.start()
@@ -62,11 +64,18 @@ def watching(address: str, name: str) -> Iterator[queue.Queue[Stamp]]:
         thread.join(EVENT_TIMEOUT)
 
 
+def next_down(stamps: queue.Queue[Stamp], timeout: float) -> tuple[float, caxton.Down]:
+    stamp, event = stamps.get(timeout=timeout)
+    if isinstance(event, BaseException):
+        raise BenchUnavailable(f"the monitor failed: {type(event).__name__}: {event}")
+    return stamp, event
+
+
 def wait_down(stamps: queue.Queue[Stamp], pid: int) -> float:
     """When the Down of process ``pid`` arrived (events of earlier kills are skipped)."""
     while True:
         try:
-            stamp, down = stamps.get(timeout=EVENT_TIMEOUT)
+            stamp, down = next_down(stamps, EVENT_TIMEOUT)
         except queue.Empty:
             raise BenchUnavailable(f"no Down for pid {pid} within {EVENT_TIMEOUT:g}s") from None
         if down.pid == pid:
@@ -89,11 +98,15 @@ def kill_and_call(client: caxton.Client, payload: bytes) -> tuple[int, float, fl
 
 def confirm_subscription(client: caxton.Client, stamps: queue.Queue[Stamp],
                          payload: bytes) -> None:
-    """Kill until a Down reaches the watcher: from then on its subscription is live."""
+    """Kill until a Down reaches the watcher: from then on its subscription is live.
+
+    The monitor request races the first kill (they travel on different
+    sockets), so a first kill may go unseen; it is simply tried again.
+    """
     for _ in range(SUBSCRIBE_ATTEMPTS):
         pid, _, _ = kill_and_call(client, payload)
         try:
-            while stamps.get(timeout=2.0)[1].pid != pid:
+            while next_down(stamps, EVENT_TIMEOUT)[1].pid != pid:
                 pass
             return
         except queue.Empty:
@@ -123,7 +136,7 @@ def run(ctx: Context) -> Results:
             restarts = client.status(AGENT).restarts
             client.remove(AGENT)
 
-    base = run_helper("caxton.bench.forkbase", "kill", str(len(down)))
+    base = run_helper("forkbase.py", "kill", str(len(down)))
     down_ms, serving_ms = scaled(down, MS), scaled(serving, MS)
     return {
         "kill.down": Measurement(median(down_ms), percentile(down_ms, 95),

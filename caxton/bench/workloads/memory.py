@@ -64,7 +64,7 @@ def measure_agents(ctx: Context, count: int, echo: bytes) -> NodeMemory:
 
 def run(ctx: Context) -> Results:
     echo = echo_module()
-    base = run_helper("caxton.bench.forkbase", "memory", str(BASELINE_CHILDREN))
+    base = run_helper("forkbase.py", "memory", str(BASELINE_CHILDREN))
     base_uss = median([u / MB for u in base["uss"]])
     base_pss = median([p / MB for p in base["pss"]])
     results: Results = {}

@@ -47,14 +47,15 @@ def run(ctx: Context) -> Results:
     base_latencies: list[float] = []
     base_rates: list[float] = []
     for _ in range(ctx.plan.spawn_rounds):
-        base = run_helper("caxton.bench.forkbase", "spawn", str(SPAWN_AGENTS))
+        base = run_helper("forkbase.py", "spawn", str(SPAWN_AGENTS))
         base_latencies += base["latencies"]
         base_rates.append(base["rate"])
 
     ms = scaled(latencies, MS)
     results: Results = {
         "spawn.ready": Measurement(median(ms), percentile(ms, 95), median(base_latencies) * MS,
-                                   len(ms), {"baseline_p95_ms": percentile(base_latencies, 95) * MS}),
+                                   len(ms),
+                                   {"baseline_p95_ms": percentile(base_latencies, 95) * MS}),
         "spawn.rate": Measurement(median(rates), None, median(base_rates), len(rates),
                                   {"rounds": rates, "baseline_rounds": base_rates}),
     }
