@@ -32,7 +32,7 @@ class Message:
     reasons: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: records live in sets
 class AgentRecord:
     spec: AgentSpec
     lifecycle: Lifecycle
