@@ -16,6 +16,7 @@ from .records import Down, MonitorRef
 if TYPE_CHECKING:
     from .spec import ChildSpec
     from .supervisor import Supervisor
+    from .zygote import ZygoteClient
 
 __all__ = ["Process"]
 
@@ -47,11 +48,13 @@ class Process:
         "status",
         "terminating",
         "trap",
+        "zygote",
     )
 
-    def __init__(self, owner: Supervisor, spec: ChildSpec, pid: int, pidfd: int, rid: bytes,
-                 health_rid: bytes | None, spawned_at: float) -> None:
+    def __init__(self, owner: Supervisor, spec: ChildSpec, zygote: ZygoteClient, pid: int,
+                 pidfd: int, rid: bytes, health_rid: bytes | None, spawned_at: float) -> None:
         self.owner = owner
+        self.zygote = zygote
         self.spec = spec
         self.id = spec.id
         self.pid = pid

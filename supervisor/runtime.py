@@ -80,7 +80,6 @@ class Runtime(Loop):
         self._boot_files = itertools.count(1)
         self._subscribers: list[Callable[[Event], None]] = []
         self._supervisors: list[Supervisor] = []
-        self._zygote_lost = False
         _prctl.set_child_subreaper()
         self._zygote = self._start_zygote()
 
@@ -148,24 +147,19 @@ class Runtime(Loop):
     # ============================================================ zygote
     def _start_zygote(self) -> ZygoteClient:
         zygote = ZygoteClient(self.name, self._preload)
-        zygote.on_lost = self._on_zygote_fd_closing
-        self.add_reader(zygote.fileno(), self._on_zygote_readable)
+        zygote.on_lost = self.remove_reader
+        self.add_reader(zygote.fileno(), partial(self._on_zygote_readable, zygote))
         return zygote
 
-    def _on_zygote_fd_closing(self, fd: int) -> None:
-        self.remove_reader(fd)
-        if not self._closed:
-            self._zygote_lost = True
+    def _on_zygote_readable(self, zygote: ZygoteClient) -> None:
+        zygote.read_available()
+        self._consume_statuses(zygote)
 
-    def _on_zygote_readable(self) -> None:
-        self._zygote.read_available()
-        self._consume_statuses()
-
-    def _consume_statuses(self) -> None:
-        statuses = self._zygote.statuses
+    def _consume_statuses(self, zygote: ZygoteClient) -> None:
+        statuses = zygote.statuses
         for pid in list(statuses):
             proc = self._by_pid.get(pid)
-            if proc is None:
+            if proc is None or proc.zygote is not zygote:
                 statuses.pop(pid, None)
             elif not proc.terminating and pid in statuses:
                 self._proc_exited(proc, statuses.pop(pid))
@@ -201,13 +195,15 @@ class Runtime(Loop):
         else:
             payload = b"I" + data
         started = time.monotonic()
+        zygote = self._ensure_zygote()
         try:
-            pid, pidfd = self._ensure_zygote().spawn(payload)
+            pid, pidfd = zygote.spawn(payload)
         except ZygoteError:
             # one retry with a fresh zygote: the old one may have just died
-            self._zygote.close()
-            pid, pidfd = self._ensure_zygote().spawn(payload)
-        proc = Process(owner, spec, pid, pidfd, rid, health_rid, started)
+            zygote.close()
+            zygote = self._ensure_zygote()
+            pid, pidfd = zygote.spawn(payload)
+        proc = Process(owner, spec, zygote, pid, pidfd, rid, health_rid, started)
         self._by_pid[pid] = proc
         self._by_rid[rid] = proc
         if health_rid is not None:
@@ -305,12 +301,13 @@ class Runtime(Loop):
         self.remove_reader(proc.pidfd)
         if proc.exited:
             return
-        if self._zygote.alive:
-            status = self._zygote.wait_status(proc.pid, 5.0)
-            self._consume_statuses()
+        zygote = proc.zygote
+        if zygote.alive:
+            status = zygote.wait_status(proc.pid, 5.0)
+            self._consume_statuses(zygote)
             if proc.exited:
                 return
-            if status is None and not self._zygote.alive:
+            if status is None and not zygote.alive:
                 status = self._reap_orphan(proc)
         else:
             status = self._reap_orphan(proc)
@@ -352,7 +349,8 @@ class Runtime(Loop):
         if proc.reported is not None:
             return proc.reported
         if proc.status is None:
-            return reasons.KILLED if self._zygote_lost else "unknown"
+            # its zygote died: the parent-death signal (SIGKILL) took it down
+            return reasons.KILLED if not proc.zygote.alive else "unknown"
         return reasons.from_status(proc.status)
 
     def _finalize(self, proc: Process) -> None:
@@ -433,7 +431,7 @@ class Runtime(Loop):
         else:
             status = self._await_exit(proc, time.monotonic() + 30.0)
         self._proc_exited(proc, None if status is _TIMEOUT else status)  # type: ignore[arg-type]
-        self.call_soon(self._consume_statuses)
+        self.call_soon(partial(self._consume_statuses, proc.zygote))
 
     def _pidfd_ready(self, proc: Process) -> bool:
         poller = select.poll()
@@ -441,7 +439,7 @@ class Runtime(Loop):
         return bool(poller.poll(0))
 
     def _await_exit(self, proc: Process, until: float) -> int | object | None:
-        zygote = self._zygote
+        zygote = proc.zygote
         while True:
             if proc.pid in zygote.statuses:
                 return zygote.statuses.pop(proc.pid)

@@ -118,7 +118,8 @@ class ZygoteClient:
                 proc.wait()
 
     def lost(self) -> None:
-        """The zygote died on its own: reap it and forget the socket."""
+        """The zygote died on its own: reap it and forget the socket. The
+        children it still had died with it (parent-death signal)."""
         self.close(timeout=5.0)
 
     # ------------------------------------------------------------ requests

@@ -128,3 +128,17 @@ def blaster(link: ChildLink, n: int) -> None:
     link.send("done")
     while True:
         link.recv()
+
+
+def hold_gil(link: ChildLink, seconds_of_work: int) -> None:
+    """Stuck in one C call that never releases the GIL (the health thread
+    cannot answer pings meanwhile)."""
+    link.send(["ready", link.id, os.getpid(), None])
+    link.recv()  # wait for the go
+    sum(range(10**12 * seconds_of_work))
+
+
+def report_pids(link: ChildLink) -> None:
+    link.send(["ready", link.id, os.getpid(), None])
+    while True:
+        link.recv()
