@@ -67,7 +67,10 @@ def main(argv: list[str]) -> None:
         pass
     gc.collect()
     gc.freeze()
-    sock.send(b"R" + json.dumps(failures).encode())
+    try:
+        sock.send(b"R" + json.dumps(failures).encode())
+    except OSError:
+        os._exit(0)  # the supervising process is already gone
     Zygote(sock).serve()
 
 
