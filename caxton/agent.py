@@ -76,10 +76,7 @@ def main(link: ChildLink, config: dict[str, Any]) -> None:
     except InstantiationFailed as exc:
         link.exit(f"instantiate_failed: {exc}")
     link.send(["hello", os.getpid(), instance.has_snapshot])
-    start = link.recv()
-    if not isinstance(start, list) or start[0] != "start":
-        link.exit(f"protocol: expected start, got {start!r:.80}")
-    _, init, snapshot = start
+    _, init, snapshot = _await_start(link)
     if snapshot is not None and instance.has_snapshot:
         outcome = instance.restore(snapshot)
         if not outcome.ok:
@@ -90,6 +87,19 @@ def main(link: ChildLink, config: dict[str, Any]) -> None:
             link.exit(f"init_failed: {outcome.reason or outcome.status}: {outcome.message}")
     link.send(["ready", {"memory_bytes": instance.memory_bytes, "fast_path": instance.fast_path}])
     _serve(link, instance, imports)
+
+
+def _await_start(link: ChildLink) -> list[Any]:
+    """Wait for the node's start frame, dropping anything queued before it.
+
+    Frames the node addressed to this agent before it learnt that the previous
+    instance died can reach this one first; they belong to the dead instance's
+    window, which the node puts back in the mailbox and sends again after start.
+    """
+    while True:
+        frame = link.recv()
+        if isinstance(frame, list) and frame and frame[0] == "start":
+            return frame
 
 
 def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:

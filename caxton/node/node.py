@@ -53,7 +53,7 @@ from caxton.wasm import (
     module_bytes,
     validate,
 )
-from supervisor import Event, Runtime
+from supervisor import Event, Runtime, SpecError
 
 log = logging.getLogger("caxton.node")
 
@@ -100,7 +100,6 @@ class Node:
         self._by_supervisor: dict[str, AgentRecord] = {}
         self.router = Router(self.store, self.outbox, self.agents)
         self.router.on_snapshot_saved = self._after_snapshot
-        self._dirty: set[AgentRecord] = set()
         self._flush_scheduled = False
         self._validated: dict[tuple[Any, ...], Any] = {}
         self._shutting_down = False
@@ -201,7 +200,7 @@ class Node:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        dirty, self._dirty = self._dirty, set()
+        dirty, self.router.dirty = self.router.dirty, set()
         for rec in dirty:
             self.router.dispatch(rec)
         self.store.commit()
@@ -319,8 +318,16 @@ class Node:
         rec.spawn_waiters.append(waiter)
         rec.lifecycle.to(State.LOADED, "validated and compiled")
         self.store.save_agent(name, spec.to_dict(), State.LOADED)
-        self._start_supervision(rec)
+        try:
+            self._start_supervision(rec)
+        except SpecError as exc:  # parse_spawn mirrors these rules; this is the backstop
+            self._forget(rec)
+            raise InvalidRequest(str(exc)) from None
         return DEFERRED
+
+    def _forget(self, rec: AgentRecord) -> None:
+        self.agents.pop(rec.name, None)
+        self.store.delete_agent(rec.name)
 
     def _validate(self, spec: AgentSpec, wasm: bytes, raw_vectors: Any) -> None:
         vectors = _parse_vectors(raw_vectors)
@@ -378,7 +385,6 @@ class Node:
         payload = self._payload(arguments)
         self.router.check_accepts(rec, payload)
         self.router.accept(rec, EXTERNAL, payload, caller=waiter)
-        self._dirty.add(rec)
         return DEFERRED
 
     def _send(self, waiter: Waiter, arguments: dict[str, Any]) -> Any:
@@ -386,7 +392,6 @@ class Node:
         payload = self._payload(arguments)
         self.router.check_accepts(rec, payload)
         message_id = self.router.accept(rec, EXTERNAL, payload)
-        self._dirty.add(rec)
         return message_id
 
     def _stop(self, waiter: Waiter, arguments: dict[str, Any]) -> Any:
@@ -434,7 +439,7 @@ class Node:
         self.store.delete_agent(rec.name)
         self.store.record_event(rec.name, "removed", str(rec.lifecycle.state), "unloaded", "")
         del self.agents[rec.name]
-        self._dirty.discard(rec)
+        self.router.dirty.discard(rec)
         return None
 
     def _status(self, waiter: Waiter, arguments: dict[str, Any]) -> Any:
@@ -534,7 +539,7 @@ class Node:
         elif kind == "log":
             log.log(_LOG_LEVELS.get(message[1], logging.INFO), "agent %s: %s", rec.name,
                     message[2])
-        self._dirty.add(rec)
+        self.router.dirty.add(rec)
         self._schedule_flush()
 
     def _on_ready(self, rec: AgentRecord, info: dict[str, Any]) -> None:

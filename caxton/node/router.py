@@ -21,6 +21,7 @@ handled messages up to N are deleted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from caxton.node.lifecycle import State
 from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord, Message, Waiter
 from caxton.node.store import Store, StoredMessage
+from supervisor import SupervisorError
 
 log = logging.getLogger("caxton.node")
 
@@ -53,6 +55,8 @@ class Router:
         self.agents = agents
         self.on_snapshot_saved: Callable[[AgentRecord], None] = lambda rec: None
         self.redelivery = True  # switched off only to prove the chaos checker can fail
+        # agents whose mailbox changed this loop turn: dispatched once at its end
+        self.dirty: set[AgentRecord] = set()
 
     # -- intake -----------------------------------------------------------------
 
@@ -73,6 +77,7 @@ class Router:
                caller: Waiter | None = None) -> int:
         message_id = self.store.append_message(rec.name, sender, payload)
         rec.mailbox.append(Message(message_id, sender, payload))
+        self.dirty.add(rec)
         if caller is not None:
             rec.callers[message_id] = caller
         return message_id
@@ -92,7 +97,9 @@ class Router:
             in_flight[message.id] = message
             batch.append([message.id, message.sender, message.payload, False])
             room -= 1
-        rec.supervisor.send(rec.name, ["d", batch])
+        # If the instance just died, its exit puts the window back in the mailbox.
+        with contextlib.suppress(SupervisorError):
+            rec.supervisor.send(rec.name, ["d", batch])
 
     def start_instance(self, rec: AgentRecord, has_snapshot: bool) -> None:
         """Answer the instance's hello: its start state, then the replay, in order.
@@ -102,15 +109,20 @@ class Router:
         rebuild the state exactly. An agent without ``caxton_snapshot`` restarts
         fresh: nothing is replayed.
         """
-        assert rec.supervisor is not None
+        sup = rec.supervisor
+        assert sup is not None
         snapshot = self.store.latest_snapshot(rec.name) if has_snapshot else None
         state = snapshot.state if snapshot is not None else None
-        rec.supervisor.send(rec.name, ["start", rec.spec.init, state])
-        if not has_snapshot:
-            return
-        replay = [[m.id, m.sender, m.payload, True] for m in self.store.handled_messages(rec.name)]
-        for start in range(0, len(replay), DISPATCH_WINDOW):
-            rec.supervisor.send(rec.name, ["d", replay[start:start + DISPATCH_WINDOW]])
+        frames: list[list[Any]] = [["start", rec.spec.init, state]]
+        if has_snapshot:
+            replay = [[m.id, m.sender, m.payload, True]
+                      for m in self.store.handled_messages(rec.name)]
+            frames += [["d", replay[i:i + DISPATCH_WINDOW]]
+                       for i in range(0, len(replay), DISPATCH_WINDOW)]
+        # If it died right after its hello, its replacement says hello again.
+        with contextlib.suppress(SupervisorError):
+            for frame in frames:
+                sup.send(rec.name, frame)
 
     # -- what the instance says ----------------------------------------------------
 
@@ -171,7 +183,9 @@ class Router:
         rec.serving = False
         rec.pid = None
         rec.snapshot_pending = False
-        blamed = rec.blamed if rec.blamed is not None else next(iter(rec.in_flight), None)
+        blamed = rec.blamed
+        if blamed is None and _message_can_cause(reason):
+            blamed = next(iter(rec.in_flight), None)
         why = rec.blame_reason or reason
         rec.blamed, rec.blame_reason = None, None
         if blamed is not None and blamed in rec.in_flight:
@@ -217,7 +231,10 @@ class Router:
         if rec.snapshot_pending or not rec.serving or rec.supervisor is None:
             return
         rec.snapshot_pending = True
-        rec.supervisor.send(rec.name, ["snap"])
+        try:
+            rec.supervisor.send(rec.name, ["snap"])
+        except SupervisorError:
+            rec.snapshot_pending = False
 
     def on_snapshot(self, rec: AgentRecord, last_message_id: int, state: bytes | None) -> None:
         rec.snapshot_pending = False
@@ -237,3 +254,20 @@ class Router:
     def snapshot_due(self, rec: AgentRecord, now: float) -> bool:
         seconds = rec.spec.snapshot_every.get("seconds", 0)
         return bool(seconds and rec.since_snapshot and now - rec.last_snapshot_at >= seconds)
+
+
+# Deaths a message cannot have caused: a kill from outside, a stop, a hang the
+# health check caught (wasm code cannot hang: its deadline interrupts it).
+_INNOCENT_REASONS = ("killed", "shutdown", "normal", "unhealthy", "signal:SIGTERM",
+                     "signal:SIGINT", "signal:SIGHUP")
+
+
+def _message_can_cause(reason: str) -> bool:
+    """Whether a death nobody reported may be the fault of the message being handled.
+
+    The agent process reports every failure of the guest itself (trap, fuel,
+    deadline, memory) with the message it was handling. What is left to blame
+    on the oldest unacknowledged message is a crash of the process: a fatal
+    signal such as SIGSEGV, an exit code, an exception in the host code.
+    """
+    return not reason.startswith(_INNOCENT_REASONS)

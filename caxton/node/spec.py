@@ -112,6 +112,9 @@ def parse_health(value: Any) -> dict[str, float] | None:
     health["interval"] = _number(value.get("interval", 1.0), "health.interval", minimum=0.01)
     health["timeout"] = _number(value.get("timeout", 1.0), "health.timeout", minimum=0.01)
     health["misses"] = _number(value.get("misses", 3), "health.misses", minimum=1, integer=True)
+    if health["timeout"] > health["interval"]:
+        raise InvalidRequest("health.timeout must be <= health.interval (one ping in flight)",
+                             field="health.timeout")
     return health
 
 

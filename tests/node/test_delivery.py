@@ -74,7 +74,7 @@ def test_poison_message_is_dead_lettered_while_agent_keeps_serving(client):
 @pytest.mark.timeout(60)
 def test_hung_agent_is_replaced_through_health_pings(client):
     client.spawn("echo", example_path("echo"),
-                 health={"interval": 0.1, "timeout": 0.2, "misses": 2})
+                 health={"interval": 0.1, "timeout": 0.1, "misses": 2})
     pid = client.status("echo").pid
     events = client.monitor("echo", timeout=20)
     os.kill(pid, signal.SIGSTOP)
@@ -115,13 +115,15 @@ def test_stop_drains_and_snapshots(node, client):
 
 @pytest.mark.timeout(60)
 def test_agent_to_agent_send_and_sender(client):
-    client.spawn("ping", example_path("pingpong"))
-    client.spawn("pong", example_path("pingpong"))
-    # "pong" makes ping send "ping" to pong, which sends "pong" back to its sender
-    assert client.call("ping", b"pong") == b""  # from outside any agent: no sender
-    wait_for(lambda: client.call("ping", b"count") == b"1", what="the pong to come back")
-    assert client.status("pong").messages_handled == 1
+    client.spawn("alice", example_path("pingpong"))
+    client.spawn("bob", example_path("pingpong"))
+    # "bob" makes alice send "ping" to bob, who sends "pong" back to its sender
+    assert client.call("alice", b"bob") == b""  # from outside any agent: no sender
+    wait_for(lambda: client.call("alice", b"count") == b"1", what="the pong to come back")
+    assert client.status("bob").messages_handled == 1
+    assert client.call("bob", b"count") == b"0"
     # a send to an agent that does not exist is dead-lettered on the sender
-    client.call("ping", b"nobody")
-    letters = wait_for(lambda: client.dead_letters("ping"), what="a dead letter")
+    client.call("alice", b"nobody")
+    letters = wait_for(lambda: client.dead_letters("alice"), what="a dead letter")
     assert "unknown agent 'nobody'" in letters[0].reasons[0]
+    assert letters[0].sender == "alice"

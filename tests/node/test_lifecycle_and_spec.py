@@ -64,6 +64,7 @@ def test_spawn_defaults_and_overrides():
     ({"limits": {"fuel": -1}}, "limits.fuel"),
     ({"limits": {"cpu": 1}}, "limits.cpu"),
     ({"health": {"interval": 0}}, "health.interval"),
+    ({"health": {"interval": 0.1, "timeout": 0.5}}, "health.timeout"),
     ({"snapshot_every": "often"}, "snapshot_every"),
     ({"mailbox": 0}, "mailbox"),
     ({"security": "none"}, "security"),

@@ -1,4 +1,4 @@
-"""The store against a real SQLite file: journal, snapshots cutting it, dead letters, crash safety."""
+"""The store on a real SQLite file: journal, snapshots cutting it, dead letters, crash safety."""
 
 from __future__ import annotations
 
