@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"management endpoint (default: {protocol.DEFAULT_ADDRESS})")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"])
+    # Breaks the delivery promise on purpose: only to show a checker can fail.
+    parser.add_argument("--unsafe-disable-redelivery", action="store_true",
+                        help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     except NodeError as exc:
         print(f"caxton: {exc}", file=sys.stderr)
         return 1
+    if args.unsafe_disable_redelivery:
+        logging.getLogger("caxton.node").warning("redelivery is OFF: messages will be lost")
+        node.router.redelivery = False
     node.serve_forever()
     return 0
 
