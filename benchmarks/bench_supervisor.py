@@ -46,9 +46,12 @@ def idle_child(link: ChildLink) -> None:
         link.recv()
 
 
-# run as a script, this module is __main__, which children cannot import by
-# that name; they import it by file name (its directory is on sys.path)
-IDLE_MODULE = Path(__file__).stem if idle_child.__module__ == "__main__" else idle_child.__module__
+# children import their start function by name after the fork: whether this
+# file runs as __main__ or is loaded by a suite, they import it by file name
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.append(_HERE)
+IDLE_MODULE = Path(__file__).stem
 IDLE = f"{IDLE_MODULE}:idle_child"
 
 

@@ -79,7 +79,7 @@ class Supervisor:
         self.spec = spec
         self.id = spec.id
         self.parent = parent
-        self.on_message = on_message
+        self._on_message = on_message
         self._initial = initial
         self._children: list[_Child] = []
         self._by_id: dict[str, _Child] = {}
@@ -90,6 +90,20 @@ class Supervisor:
         self._rand = random.Random()
 
     # ============================================================ queries
+    @property
+    def on_message(self) -> Callable[[str, Any], None] | None:
+        """Handler for messages from this supervisor's children; a nested
+        supervisor without its own handler uses its parent's."""
+        if self._on_message is None and self.parent is not None:
+            return self.parent.on_message
+        return self._on_message
+
+    @on_message.setter
+    def on_message(self, handler: Callable[[str, Any], None] | None) -> None:
+        if handler is not None and not callable(handler):
+            raise TypeError("on_message must be callable or None")
+        self._on_message = handler
+
     @property
     def running(self) -> bool:
         return self._running
@@ -255,7 +269,7 @@ class Supervisor:
             assert spec.supervisor is not None
             if entry.sub is None:
                 entry.sub = Supervisor(self.runtime, spec.supervisor, spec.children,
-                                       parent=self, on_message=self.on_message)
+                                       parent=self, on_message=None)
             entry.state = "running"
             self.runtime._emit("started", self.id, spec.id)
             entry.sub._start()

@@ -167,3 +167,30 @@ def test_close_reaps_everything(rec: Recorder) -> None:
     while any(psutil.pid_exists(p) for p in pids if p) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not any(psutil.pid_exists(p) for p in pids if p)
+
+
+def test_nested_supervisor_inherits_or_overrides_on_message(rt: Runtime, rec: Recorder) -> None:
+    from supervisor import supervisor_child
+
+    sup = rt.start_supervisor(SupervisorSpec("top"), [
+        supervisor_child(SupervisorSpec("inner"), [ChildSpec("i", w.echo)])],
+        on_message=rec.on_message)
+    sub = sup.child_supervisor("inner")
+    sub.send("i", "via parent")
+    rec.wait_msg("echo", "i")
+    own: list[object] = []
+    sub.on_message = lambda cid, m: own.append(m)
+    sub.send("i", "via own")
+    rec.wait(lambda: bool(own))
+    assert own == [["echo", "via own"]] and len(rec.msgs("echo")) == 1
+    with pytest.raises(TypeError):
+        sub.on_message = 5  # type: ignore[assignment]
+
+
+def test_events_are_plain_records(rt: Runtime, rec: Recorder) -> None:
+    sup = rt.start_supervisor(SupervisorSpec("s"), [ChildSpec("c", w.sleeper)])
+    event = rec.wait_event("started", "c")
+    data = event.to_dict()
+    assert data["kind"] == "started" and data["supervisor"] == "s" and data["child"] == "c"
+    assert data["pid"] == sup.pid_of("c") and abs(data["time"] - time.time()) < 60
+    assert set(data) == {"kind", "supervisor", "child", "pid", "reason", "delay", "time"}
