@@ -103,38 +103,49 @@ def _await_start(link: ChildLink) -> list[Any]:
 
 
 def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
+    """Handle frames in order; every frame already queued is answered by one ack frame."""
     last_handled = 0
+    acks: list[list[Any]] = []
+
+    def flush_acks() -> None:
+        if acks:
+            link.send(["a", acks[:], _stats(instance)])
+            acks.clear()
+
     while True:
-        frame = link.recv()
-        if not isinstance(frame, list) or not frame:
-            continue
-        kind = frame[0]
-        if kind == "d":
-            acks: list[list[Any]] = []
-            for message_id, sender, payload, replay in frame[1]:
-                imports.outbox = []
-                outcome = instance.handle(payload, sender)
-                if outcome.status == "failed":
-                    if acks:
-                        link.send(["a", acks, _stats(instance)])
-                    link.send(["failed", message_id, outcome.reason, outcome.message])
-                    link.exit(f"{outcome.reason}: {outcome.message}"[:500])
-                last_handled = message_id
-                if replay:
-                    acks.append([message_id, outcome.status, "", b"", [], outcome.fuel_consumed])
-                else:
-                    acks.append([message_id, outcome.status, outcome.message, outcome.reply,
-                                 imports.outbox, outcome.fuel_consumed])
-            link.send(["a", acks, _stats(instance)])
-        elif kind == "snap":
-            snap = instance.snapshot()
-            if snap is not None and snap.status == "failed":
-                link.send(["failed", None, snap.reason, snap.message])
-                link.exit(f"snapshot_failed: {snap.reason}: {snap.message}"[:500])
-            state = snap.reply if snap is not None and snap.ok else None
-            link.send(["snap", last_handled, state])
-        elif kind == "stop":
-            link.exit("normal")
+        frames = [link.recv()]
+        frames += link.recv_many(64)
+        for frame in frames:
+            if not isinstance(frame, list) or not frame:
+                continue
+            kind = frame[0]
+            if kind == "d":
+                for message_id, sender, payload, replay in frame[1]:
+                    imports.outbox = []
+                    outcome = instance.handle(payload, sender)
+                    if outcome.status == "failed":
+                        flush_acks()
+                        link.send(["failed", message_id, outcome.reason, outcome.message])
+                        link.exit(f"{outcome.reason}: {outcome.message}"[:500])
+                    last_handled = message_id
+                    if replay:
+                        acks.append([message_id, outcome.status, "", b"", [],
+                                     outcome.fuel_consumed])
+                    else:
+                        acks.append([message_id, outcome.status, outcome.message,
+                                     outcome.reply, imports.outbox, outcome.fuel_consumed])
+            elif kind == "snap":
+                flush_acks()
+                snap = instance.snapshot()
+                if snap is not None and snap.status == "failed":
+                    link.send(["failed", None, snap.reason, snap.message])
+                    link.exit(f"snapshot_failed: {snap.reason}: {snap.message}"[:500])
+                state = snap.reply if snap is not None and snap.ok else None
+                link.send(["snap", last_handled, state])
+            elif kind == "stop":
+                flush_acks()
+                link.exit("normal")
+        flush_acks()
 
 
 def _stats(instance: AgentInstance) -> list[int]:

@@ -203,6 +203,7 @@ class Node:
         dirty, self.router.dirty = self.router.dirty, set()
         for rec in dirty:
             self.router.dispatch(rec)
+        self.outbox.flush_early()
         self.store.commit()
         self.outbox.flush()
 

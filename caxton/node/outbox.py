@@ -22,9 +22,20 @@ class Outbox:
     def __init__(self, socket: zmq.Socket[bytes]) -> None:
         self._socket = socket
         self._frames: list[tuple[bytes, bytes]] = []
+        self._early: list[tuple[bytes, bytes]] = []
 
     def ok(self, waiter: Waiter, result: Any) -> None:
         self._frames.append((waiter[0], protocol.encode_ok(waiter[1], result)))
+
+    def reply(self, waiter: Waiter, result: Any) -> None:
+        """A call's reply: it may leave before the turn's commit.
+
+        The message itself was journaled in an earlier turn; only its "handled"
+        mark is in this turn's transaction. Should the node die before that
+        commits, the message is delivered again and its effects recomputed from
+        the last snapshot, so the reply the caller got stays true.
+        """
+        self._early.append((waiter[0], protocol.encode_ok(waiter[1], result)))
 
     def error(self, waiter: Waiter, error: CaxtonError) -> None:
         frame = protocol.encode_error(waiter[1], type(error).__name__, error.message, error.data)
@@ -37,10 +48,17 @@ class Outbox:
         self._frames.append((identity, frame))
 
     def __bool__(self) -> bool:
-        return bool(self._frames)
+        return bool(self._frames or self._early)
+
+    def flush_early(self) -> None:
+        frames, self._early = self._early, []
+        self._send(frames)
 
     def flush(self) -> None:
         frames, self._frames = self._frames, []
+        self._send(frames)
+
+    def _send(self, frames: list[tuple[bytes, bytes]]) -> None:
         send = self._socket.send_multipart
         for identity, frame in frames:
             # A client that is gone or not reading has timed out its request.

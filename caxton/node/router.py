@@ -142,7 +142,7 @@ class Router:
             caller = rec.callers.pop(message_id, None)
             if caller is not None:
                 if status == "ok":
-                    self.outbox.ok(caller, reply)
+                    self.outbox.reply(caller, reply)
                 else:
                     self.outbox.error(caller, CallFailed(
                         f"agent {rec.name!r} reported an error: {text}",
