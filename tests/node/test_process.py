@@ -1,0 +1,60 @@
+"""The node as a process: signals, the data-folder lock, process titles."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+import caxton
+from caxton.wasm.examples import example_path
+from tests.conftest import ROOT, wait_for
+
+
+@pytest.mark.timeout(90)
+def test_sigterm_drains_snapshots_and_agents_come_back(node, client):
+    client.spawn("counter", example_path("counter"), snapshot_every=1000)
+    client.send_many("counter", [b"inc"] * 40)
+    agent_pid = client.status("counter").pid
+    assert psutil.Process(agent_pid).name().startswith("caxton agent counter") or \
+        "caxton agent counter" in " ".join(psutil.Process(agent_pid).cmdline())
+    assert node.terminate() == 0
+    assert not psutil.pid_exists(agent_pid) or psutil.Process(agent_pid).status() == "zombie"
+    assert "Traceback" not in node.log()
+    node.start()
+    with caxton.connect(node.address, timeout=20) as again:
+        status = wait_for(lambda: (s := again.status("counter")).state == "running" and s,
+                          what="the agent back")
+        assert status.pid != agent_pid
+        assert again.call("counter", b"get") == b"40"
+
+
+@pytest.mark.timeout(60)
+def test_second_signal_stops_at_once(node, client):
+    client.spawn("slow", example_path("hostile/infinite_loop"), health="off",
+                 limits={"deadline_ms": 20_000, "fuel": 10**13})
+    client.send("slow", b"spin")  # keeps the agent busy: a drain would wait for it
+    wait_for(lambda: client.status("slow").mailbox_depth == 1, what="the message in flight")
+    node.process.send_signal(signal.SIGTERM)
+    node.process.send_signal(signal.SIGINT)
+    assert node.process.wait(15) == 0
+
+
+def test_process_titles(node, client):
+    client.spawn("echo", example_path("echo"))
+    titles = {" ".join(p.cmdline()) for p in psutil.Process(node.process.pid).children(True)}
+    assert "caxton node n1" in " ".join(psutil.Process(node.process.pid).cmdline())
+    assert any(t.startswith("caxton agent echo") for t in titles), titles
+
+
+def test_second_node_on_the_same_data_folder_is_refused(node):
+    result = subprocess.run(
+        [sys.executable, "-m", "caxton.node", "--data-dir", str(node.data_dir),
+         "--listen", "tcp://127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert result.returncode == 1
+    assert "another node is using the data folder" in result.stderr
+    assert "Traceback" not in result.stderr
