@@ -244,7 +244,7 @@ def run_child(payload: bytes) -> NoReturn:
                 ctx.term()
             except Exception:
                 pass
-        os._exit(0 if reason == reasons.NORMAL else 1)
+        os._exit(0 if reason == reasons.NORMAL else 1)  # see Runtime._proc_exited
 
     link = ChildLink(child_id, sock, bool(boot["trap_exits"]), finish)
     try:

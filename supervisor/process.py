@@ -80,10 +80,6 @@ class Process:
         self.pong_seq = 0
         self.misses = 0
 
-    @property
-    def alive(self) -> bool:
-        return not self.exited
-
     def cancel_timers(self) -> None:
         for timer in (self.health_tick, self.health_check):
             if timer is not None:

@@ -335,10 +335,11 @@ class Runtime(Loop):
             os.close(proc.pidfd)
         proc.cancel_timers()
         self._by_pid.pop(proc.pid, None)
-        if (status is not None and os.WIFEXITED(status) and proc.connected
+        if (status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) in (0, 1)
                 and proc.reported is None and proc.kill_reason is None
                 and not proc.terminating):
-            # the reason the child reported is still in flight on the ROUTER
+            # exit codes 0 and 1 are how a child ends after reporting its
+            # reason: that frame may still be in flight on the ROUTER
             proc.report_timer = self.call_later(_REPORT_GRACE, partial(self._finalize, proc))
             return
         self._finalize(proc)

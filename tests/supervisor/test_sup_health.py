@@ -9,7 +9,7 @@ from conftest import Recorder
 
 from supervisor import ChildSpec, Down, HealthCheck, Runtime, SupervisorSpec
 
-FAST = HealthCheck(interval=0.1, timeout=0.08, misses=3)
+FAST = HealthCheck(interval=0.2, timeout=0.2, misses=3)
 
 
 @pytest.mark.timeout(30)

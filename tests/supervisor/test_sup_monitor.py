@@ -55,13 +55,13 @@ def test_down_on_sigkill_and_several_monitors(rt: Runtime, rec: Recorder) -> Non
 
 @pytest.mark.timeout(30)
 def test_sigstopped_child_is_unhealthy(rt: Runtime, rec: Recorder) -> None:
-    health = HealthCheck(interval=0.1, timeout=0.05, misses=2)
+    health = HealthCheck(interval=0.15, timeout=0.15, misses=3)
     sup = started(rt, rec, ChildSpec("c", w.ready_then_sleep, health=health))
     pid = sup.pid_of("c")
     assert pid is not None
     downs: list[Down] = []
     sup.monitor("c", downs.append)
-    rt.run_until(lambda: False, 0.35)  # answered pings: still alive
+    rt.run_until(lambda: False, 0.6)  # answered pings: still alive
     assert not downs and sup.pid_of("c") == pid
     os.kill(pid, signal.SIGSTOP)
     rec.wait(lambda: bool(downs), timeout=10)

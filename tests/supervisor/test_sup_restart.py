@@ -99,7 +99,7 @@ def test_backoff_delays_are_measured(rt: Runtime, rec: Recorder) -> None:
         index = starts.index(event)
         started = next(e for e in starts[index + 1:] if e.kind == "started")
         measured = started.time - event.time
-        assert event.delay - 0.005 <= measured <= event.delay + 0.25, (n, measured, event.delay)
+        assert event.delay - 0.005 <= measured <= event.delay + 0.4, (n, measured, event.delay)
 
 
 def test_backoff_resets_after_a_long_enough_run(rt: Runtime, rec: Recorder) -> None:
@@ -126,6 +126,10 @@ def test_backoff_resets_after_a_long_enough_run(rt: Runtime, rec: Recorder) -> N
         (w.exit_code, (0,), "normal"),
         (w.hard_exit, (5,), "exit:5"),
         (w.report, ("custom reason",), "custom reason"),
+        ("sup_workers:no_such_function", (),
+         "exception: AttributeError: module 'sup_workers' has no attribute 'no_such_function'"),
+        ("no_such_module_here:f", (),
+         "exception: ModuleNotFoundError: No module named 'no_such_module_here'"),
     ],
 )
 def test_exit_reasons(rt: Runtime, rec: Recorder, start: object, args: tuple[object, ...],
