@@ -34,6 +34,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", metavar="DIR", type=Path,
                    help="run the nodes under cProfile and write summaries to DIR"
                         " (figures are then slower than normal)")
+    p.add_argument("--data-root", metavar="DIR", type=Path,
+                   help="where the nodes keep their data folders (default: the system temp"
+                        " folder); the journal's commit cost depends on its file system")
     p.add_argument("--list", action="store_true", help="list the benchmarks and figures")
     return p
 
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     plan = Plan.for_mode(args.quick)
     try:
-        report = run_benchmarks(plan, args.only, profile_dir=args.profile)
+        report = run_benchmarks(plan, args.only, profile_dir=args.profile,
+                                data_root=args.data_root)
     except BenchError as exc:
         print(f"caxton.bench: {exc}", file=sys.stderr)
         return 2

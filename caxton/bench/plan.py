@@ -47,6 +47,6 @@ class Plan:
             return cls(quick=True, repeats=2, spawn_rounds=1, kills=6, calls=1_000,
                        pipelined=4_000, handle_seconds=0.5, memory_agents=(100,),
                        restarts=4, ray_actors=3)
-        return cls(quick=False, repeats=5, spawn_rounds=3, kills=12, calls=5_000,
+        return cls(quick=False, repeats=5, spawn_rounds=5, kills=40, calls=10_000,
                    pipelined=20_000, handle_seconds=2.0, memory_agents=(100, 1_000),
-                   restarts=8, ray_actors=10)
+                   restarts=20, ray_actors=10)
