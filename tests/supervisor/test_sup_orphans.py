@@ -46,10 +46,9 @@ def gone(pid: int) -> bool:
     """Dead, and reaped by us (we are a subreaper: orphans come to us)."""
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return True
+        return done == pid  # our child (an orphan handed to us): gone once reaped
     except ChildProcessError:
-        pass
+        pass  # not our child: reaped elsewhere, or still under its zygote
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
