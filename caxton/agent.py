@@ -13,12 +13,14 @@ Frames (msgpack lists) between node and agent:
     node → agent   ["start", init, snapshot | None]
                    ["d", [[message_id, sender, payload, replay], ...]]
                    ["snap"]      take a snapshot now (after everything before it)
+                   ["h"]         call caxton_health
                    ["stop"]      everything before it is handled: exit normally
     agent → node   ["hello", pid, has_snapshot]
                    ["ready", info]
                    ["a", [[message_id, status, message, reply, sends, fuel], ...], stats]
                    ["failed", message_id, reason, message]    (then exits)
                    ["snap", last_message_id, state | None]
+                   ["h", healthy, message]
                    ["log", level, text]
 """
 
@@ -142,6 +144,13 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
                     link.exit(f"snapshot_failed: {snap.reason}: {snap.message}"[:500])
                 state = snap.reply if snap is not None and snap.ok else None
                 link.send(["snap", last_handled, state])
+            elif kind == "h":
+                flush_acks()
+                probe = instance.health()
+                if probe.status == "failed":
+                    link.send(["failed", None, probe.reason, probe.message])
+                    link.exit(f"health_failed: {probe.reason}: {probe.message}"[:500])
+                link.send(["h", probe.ok, probe.message])
             elif kind == "stop":
                 flush_acks()
                 link.exit("normal")

@@ -104,7 +104,11 @@ class Client:
         self, operation: str, arguments: dict[str, Any], timeout: float | None = None
     ) -> Any:
         request_id = next(self._ids)
-        self._socket.send(protocol.encode_request(request_id, operation, arguments))
+        try:
+            frame = protocol.encode_request(request_id, operation, arguments)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidRequest(f"{operation}: arguments cannot be encoded: {exc}") from None
+        self._socket.send(frame)
         return self._await(request_id, operation, self.timeout if timeout is None else timeout)
 
     def _await(self, request_id: int, operation: str, timeout: float) -> Any:

@@ -210,8 +210,13 @@ class Node:
     def _tick(self) -> None:
         now = time.monotonic()
         for rec in self.agents.values():
-            if rec.serving and self.router.snapshot_due(rec, now):
+            if not rec.serving:
+                continue
+            if self.router.snapshot_due(rec, now):
                 self.router.request_snapshot(rec)
+            if rec.spec.health is not None and now >= rec.next_probe:
+                rec.next_probe = now + float(rec.spec.health["interval"])
+                self.router.probe_health(rec)
         self.runtime.call_later(TICK_SECONDS, self._tick)
 
     def _on_readable(self) -> None:
@@ -312,6 +317,10 @@ class Node:
             raise InvalidRequest(f"module: {exc}", field="module") from None
         sha256 = hashlib.sha256(wasm).hexdigest()
         spec = parse_spawn(arguments, sha256, Limits().to_dict())
+        try:
+            Limits.from_dict(spec.limits)
+        except ValueError as exc:
+            raise InvalidRequest(f"limits: {exc}", field="limits") from None
         self._validate(spec, wasm, arguments.get("vectors"))
         self.store.put_module(sha256, wasm)
         self._install_module(sha256, wasm, spec)
@@ -537,6 +546,10 @@ class Node:
             self.router.on_failed(rec, message[1], str(message[2]), str(message[3]))
         elif kind == "snap":
             self.router.on_snapshot(rec, message[1], message[2])
+        elif kind == "h":
+            # The guest's own verdict (caxton_health) is reported, not acted on:
+            # only missed pings, which mean the process is stuck, replace it.
+            rec.health = "healthy" if message[1] else f"unhealthy: {message[2]}"
         elif kind == "log":
             log.log(_LOG_LEVELS.get(message[1], logging.INFO), "agent %s: %s", rec.name,
                     message[2])

@@ -59,6 +59,7 @@ class AgentRecord:
     handled: int = 0
     failed: int = 0
     health: str = "unknown"
+    next_probe: float = 0.0         # monotonic time of the next caxton_health probe
     # snapshots
     since_snapshot: int = 0
     last_snapshot_at: float = field(default_factory=time.monotonic)

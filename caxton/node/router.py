@@ -227,6 +227,11 @@ class Router:
 
     # -- snapshots --------------------------------------------------------------------
 
+    def probe_health(self, rec: AgentRecord) -> None:
+        if rec.supervisor is not None:
+            with contextlib.suppress(SupervisorError):
+                rec.supervisor.send(rec.name, ["h"])
+
     def request_snapshot(self, rec: AgentRecord) -> None:
         if rec.snapshot_pending or not rec.serving or rec.supervisor is None:
             return
