@@ -13,6 +13,7 @@ import os
 
 from caxton.bench.agents import HEALTH_OFF, echo_module
 from caxton.bench.context import Context, Results
+from caxton.bench.cpu import CpuMeter
 from caxton.bench.errors import BenchUnavailable
 from caxton.bench.plan import PAYLOAD_BYTES
 from caxton.bench.results import Measurement
@@ -33,7 +34,10 @@ def run(ctx: Context) -> Results:
     base_rates: list[float] = []
     n = ctx.plan.calls
     with EchoServer() as server, ctx.node("call") as node, node.client() as client:
-        client.spawn(AGENT, echo, health=HEALTH_OFF)
+        agent = client.spawn(AGENT, echo, health=HEALTH_OFF)
+        if agent.pid is None:
+            raise BenchUnavailable("the echo agent has no process")
+        meter = CpuMeter(node=node.pid, agent=agent.pid)
         raw = EchoClient(server.address)
         try:
             for _ in range(WARM_UP_CALLS):
@@ -43,7 +47,8 @@ def run(ctx: Context) -> Results:
                 raise BenchUnavailable("an echo answered with something else")
             for rep in range(ctx.plan.repeats):
                 ctx.say(f"  call: repetition {rep + 1}/{ctx.plan.repeats}, {n} calls each side")
-                samples, total = time_each(lambda: client.call(AGENT, payload), n)
+                with meter:
+                    samples, total = time_each(lambda: client.call(AGENT, payload), n)
                 latencies += samples
                 rates.append(n / total)
                 samples, total = time_each(lambda: raw.call(payload), n)
@@ -58,7 +63,8 @@ def run(ctx: Context) -> Results:
                                 {"baseline_p99_us": percentile(base_us, 99),
                                  "p95_us": percentile(us, 95)}),
         "call.rate": Measurement(median(rates), None, median(base_rates), len(rates),
-                                 {"repetitions": rates, "baseline_repetitions": base_rates}),
+                                 {"repetitions": rates, "baseline_repetitions": base_rates,
+                                  **meter.per_operation_us(len(latencies))}),
     }
     if ctx.ray is not None:
         try:

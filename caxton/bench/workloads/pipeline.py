@@ -20,6 +20,7 @@ from collections.abc import Callable
 import caxton
 from caxton.bench.agents import HEALTH_OFF, echo_module
 from caxton.bench.context import Context, Results
+from caxton.bench.cpu import CpuMeter
 from caxton.bench.errors import BenchUnavailable
 from caxton.bench.nodes import BenchNode
 from caxton.bench.plan import CALL_WINDOW, FAN_OUT_AGENTS, PAYLOAD_BYTES, SEND_WINDOW
@@ -74,8 +75,9 @@ def fan_out(node: BenchNode, names: list[str], job: Job, payloads: list[bytes]) 
     return len(payloads) * len(names) / elapsed
 
 
-def one(client: caxton.Client, name: str, job: Job, payloads: list[bytes]) -> float:
-    with quiet_gc():
+def one(client: caxton.Client, name: str, job: Job, payloads: list[bytes],
+        meter: CpuMeter) -> float:
+    with quiet_gc(), meter:
         started = clock()
         job(client, name, payloads)
         return len(payloads) / (clock() - started)
@@ -100,8 +102,10 @@ def run(ctx: Context) -> Results:
                                      ("send1", "call1", "send10", "call10", "raw256", "raw64")}
     with EchoServer() as server, ctx.node("pipeline") as node, \
             node.client(timeout=60.0) as client:
-        for name in names:
-            client.spawn(name, echo, health=HEALTH_OFF, mailbox=4 * n)
+        pids = [client.spawn(name, echo, health=HEALTH_OFF, mailbox=4 * n).pid for name in names]
+        if pids[0] is None:
+            raise BenchUnavailable("the first agent has no process")
+        meters = {job: CpuMeter(node=node.pid, agent=pids[0]) for job in ("send", "call")}
         raw = EchoClient(server.address, timeout=60.0)
         try:
             send_job(client, names[0], warm)
@@ -109,8 +113,8 @@ def run(ctx: Context) -> Results:
             raw.pipeline(warm, SEND_WINDOW)
             for rep in range(ctx.plan.repeats):
                 ctx.say(f"  pipeline: repetition {rep + 1}/{ctx.plan.repeats}, {n} messages")
-                rates["send1"].append(one(client, names[0], send_job, payloads))
-                rates["call1"].append(one(client, names[0], call_job, payloads))
+                rates["send1"].append(one(client, names[0], send_job, payloads, meters["send"]))
+                rates["call1"].append(one(client, names[0], call_job, payloads, meters["call"]))
                 rates["send10"].append(fan_out(node, names, send_job, shares))
                 rates["call10"].append(fan_out(node, names, call_job, shares))
                 rates["raw256"].append(raw_rate(raw, payloads, SEND_WINDOW))
@@ -118,13 +122,15 @@ def run(ctx: Context) -> Results:
         finally:
             raw.close()
 
-    def measured(key: str, baseline: str) -> Measurement:
+    def measured(key: str, baseline: str, meter: CpuMeter | None = None) -> Measurement:
+        cpu = {} if meter is None else meter.per_operation_us(n * ctx.plan.repeats)
         return Measurement(median(rates[key]), None, median(rates[baseline]), len(rates[key]),
-                           {"repetitions": rates[key], "baseline_repetitions": rates[baseline]})
+                           {"repetitions": rates[key], "baseline_repetitions": rates[baseline],
+                            **cpu})
 
     results: Results = {
-        "pipe.send.1": measured("send1", "raw256"),
-        "pipe.call.1": measured("call1", "raw64"),
+        "pipe.send.1": measured("send1", "raw256", meters["send"]),
+        "pipe.call.1": measured("call1", "raw64", meters["call"]),
         "pipe.send.10": measured("send10", "raw256"),
         "pipe.call.10": measured("call10", "raw64"),
     }
