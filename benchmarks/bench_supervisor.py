@@ -27,6 +27,7 @@ import signal
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 import psutil
 
-from supervisor import ChildLink, ChildSpec, Event, Runtime, SupervisorSpec
+from supervisor import ChildLink, ChildSpec, Down, Event, Runtime, SupervisorSpec
 
 MB = 1024 * 1024
 
@@ -106,6 +107,10 @@ def measure_baseline(samples: int) -> dict[str, list[float]]:
 
 
 # ---------------------------------------------------------------- supervisor
+def _stamp(stamps: list[float], down: Down) -> None:
+    stamps.append(time.perf_counter())
+
+
 class _Clock:
     """Records when each event kind reached the loop (perf_counter)."""
 
@@ -135,12 +140,14 @@ def measure_supervisor(samples: int, children: int) -> dict[str, list[float]]:
         sup.terminate_child("warm")
         sup.delete_child("warm")
 
+        def ready(pid: int | None) -> bool:
+            return pid is not None and pid in clock.started
+
         for i in range(samples):  # spawn -> ready
             t0 = time.perf_counter()
             sup.start_child(ChildSpec(f"s{i}", IDLE, shutdown="brutal_kill"))
             pid = sup.pid_of(f"s{i}")
-            assert pid is not None
-            if not rt.run_until(lambda pid=pid: pid in clock.started, 10):  # type: ignore[misc]
+            if pid is None or not rt.run_until(partial(ready, pid), 10):
                 raise RuntimeError("a child did not become ready")
             spawn.append(clock.started[pid] - t0)
             sup.terminate_child(f"s{i}")
@@ -149,25 +156,25 @@ def measure_supervisor(samples: int, children: int) -> dict[str, list[float]]:
         sup.start_child(ChildSpec("victim", IDLE, shutdown="brutal_kill"))
         for _ in range(samples):  # SIGKILL -> Down, and -> replacement ready
             pid = sup.pid_of("victim")
-            assert pid is not None
-            rt.run_until(lambda pid=pid: pid in clock.started, 10)  # type: ignore[misc]
+            if pid is None or not rt.run_until(partial(ready, pid), 10):
+                raise RuntimeError("the victim did not become ready")
             downs: list[float] = []
-            sup.monitor("victim", lambda d, downs=downs: downs.append(time.perf_counter()))
+            sup.monitor("victim", partial(_stamp, downs))
             t0 = time.perf_counter()
             os.kill(pid, signal.SIGKILL)
-            if not rt.run_until(lambda downs=downs: bool(downs), 10):  # type: ignore[misc]
+            if not rt.run_until(partial(bool, downs), 10):
                 raise RuntimeError("no Down after SIGKILL")
             down.append(downs[0] - t0)
             new_pid = sup.pid_of("victim")
-            if not rt.run_until(lambda new_pid=new_pid: new_pid in clock.started, 10):  # type: ignore[misc]
+            if new_pid is None or not rt.run_until(partial(ready, new_pid), 10):
                 raise RuntimeError("no replacement after SIGKILL")
-            replace.append(clock.started[new_pid] - t0)  # type: ignore[index]
+            replace.append(clock.started[new_pid] - t0)
         sup.terminate_child("victim")
 
         for i in range(children):  # idle memory with many children
             sup.start_child(ChildSpec(f"idle{i}", IDLE, shutdown="brutal_kill"))
         pids = [sup.pid_of(f"idle{i}") for i in range(children)]
-        rt.run_until(lambda: all(p in clock.started for p in pids), 60)
+        rt.run_until(lambda: all(ready(p) for p in pids), 60)
         rt.run_until(lambda: False, 0.5)  # let them settle into idleness
         uss = [float(psutil.Process(p).memory_full_info().uss) for p in pids if p]
     finally:

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sup_workers as w
 from conftest import Recorder
 
-from supervisor import ChildNotRunning, ChildSpec, Down, Runtime, SupervisorError, SupervisorSpec
+from supervisor import (
+    ChildNotRunning,
+    ChildSpec,
+    Down,
+    Runtime,
+    Supervisor,
+    SupervisorError,
+    SupervisorSpec,
+)
 
 
-def two(rt: Runtime, rec: Recorder, b_start: object = w.ready_then_sleep,
-        b_trap: bool = False):  # type: ignore[no-untyped-def]
+def two(rt: Runtime, rec: Recorder, b_start: Callable[..., Any] = w.ready_then_sleep,
+        b_trap: bool = False) -> Supervisor:
     sup = rt.start_supervisor(SupervisorSpec("s", intensity=10), [
         ChildSpec("a", w.ready_then_sleep),
-        ChildSpec("b", b_start, trap_exits=b_trap)], on_message=rec.on_message)  # type: ignore[arg-type]
+        ChildSpec("b", b_start, trap_exits=b_trap)], on_message=rec.on_message)
     rec.wait_msg("ready", "a")
     rec.wait_msg("ready", "b")
     return sup
@@ -41,7 +51,7 @@ def test_killed_propagates_as_killed(rt: Runtime, rec: Recorder) -> None:
     sup.link("b", "a")
     downs: list[Down] = []
     sup.monitor("b", downs.append)
-    os.kill(sup.pid_of("a"), signal.SIGKILL)  # type: ignore[arg-type]
+    os.kill(sup.pid_of("a"), signal.SIGKILL)
     rec.wait(lambda: bool(downs))
     assert downs[0].reason == "killed"
 

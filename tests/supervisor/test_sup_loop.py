@@ -38,7 +38,7 @@ def test_raw_fd_reader(rt: Runtime) -> None:
     os.close(r)
     os.close(wfd)
     with pytest.raises(TypeError):
-        rt.add_reader("nope", lambda: None)  # type: ignore[arg-type]
+        rt.add_reader("nope", lambda: None)
 
 
 def test_timers_order_and_cancel(rt: Runtime) -> None:

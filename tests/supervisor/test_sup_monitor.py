@@ -9,10 +9,18 @@ import pytest
 import sup_workers as w
 from conftest import Recorder
 
-from supervisor import ChildSpec, Down, HealthCheck, Runtime, SupervisorSpec, supervisor_child
+from supervisor import (
+    ChildSpec,
+    Down,
+    HealthCheck,
+    Runtime,
+    Supervisor,
+    SupervisorSpec,
+    supervisor_child,
+)
 
 
-def started(rt: Runtime, rec: Recorder, *specs: ChildSpec):  # type: ignore[no-untyped-def]
+def started(rt: Runtime, rec: Recorder, *specs: ChildSpec) -> Supervisor:
     sup = rt.start_supervisor(SupervisorSpec("s", intensity=10), list(specs),
                               on_message=rec.on_message)
     for spec in specs:

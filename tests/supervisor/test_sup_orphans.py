@@ -50,7 +50,7 @@ def gone(pid: int) -> bool:
     except ChildProcessError:
         pass  # not our child: reaped elsewhere, or still under its zygote
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 
@@ -106,7 +106,7 @@ def test_no_zombies_after_stop(rt: Runtime, rec: Recorder) -> None:
     rec.wait_event("exited", "c0")
     rec.wait_msg("ready", "c1", count=2)
     sup.stop()
-    zygote = psutil.Process(rt.zygote_pid)  # type: ignore[arg-type]
+    zygote = psutil.Process(rt.zygote_pid)
     assert zygote.children() == []
     for pid in pids:
         assert not psutil.pid_exists(pid)

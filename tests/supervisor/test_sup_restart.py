@@ -43,7 +43,7 @@ def expected_outcome(restart: str, policy: str, exit_kind: str) -> str:
 @pytest.mark.parametrize("restart", ["permanent", "transient", "temporary"])
 def test_restart_type_under_policy(rt: Runtime, rec: Recorder, restart: str, policy: str,
                                    exit_kind: str) -> None:
-    spec = ChildSpec("c", w.ready_then_sleep, restart=restart,  # type: ignore[arg-type]
+    spec = ChildSpec("c", w.ready_then_sleep, restart=restart,
                      policy=POLICIES[policy])
     sup = rt.start_supervisor(SupervisorSpec("s", intensity=10), [spec],
                               on_message=rec.on_message)
@@ -135,7 +135,7 @@ def test_backoff_resets_after_a_long_enough_run(rt: Runtime, rec: Recorder) -> N
 def test_exit_reasons(rt: Runtime, rec: Recorder, start: object, args: tuple[object, ...],
                       reason: str) -> None:
     rt.start_supervisor(SupervisorSpec("s"), [
-        ChildSpec("c", start, args=args, restart="temporary")])  # type: ignore[arg-type]
+        ChildSpec("c", start, args=args, restart="temporary")])
     assert rec.wait_event("exited", "c").reason == reason
 
 

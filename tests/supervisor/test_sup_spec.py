@@ -47,7 +47,7 @@ def test_invalid_child_spec_names_field(kwargs: dict[str, object], field: str) -
     base: dict[str, object] = {"id": "c", "start": w.echo}
     base.update(kwargs)
     with pytest.raises(SpecError) as info:
-        ChildSpec(**base)  # type: ignore[arg-type]
+        ChildSpec(**base)
     assert info.value.field == field
     assert str(info.value).startswith(field)
     assert isinstance(info.value, ValueError)
@@ -66,7 +66,7 @@ def test_invalid_child_spec_names_field(kwargs: dict[str, object], field: str) -
         (lambda: HealthCheck(interval=1, timeout=2), "health.timeout"),
         (lambda: HealthCheck(misses=0), "health.misses"),
         (lambda: SupervisorSpec(""), "id"),
-        (lambda: SupervisorSpec("s", strategy="all_for_one"), "strategy"),  # type: ignore[arg-type]
+        (lambda: SupervisorSpec("s", strategy="all_for_one"), "strategy"),
         (lambda: SupervisorSpec("s", intensity=-1), "intensity"),
         (lambda: SupervisorSpec("s", period=0), "period"),
         (lambda: ChildSpec("a", type="supervisor"), "supervisor"),

@@ -17,7 +17,7 @@ def start_four(rt: Runtime, rec: Recorder, strategy: str,
     children = [ChildSpec(c, w.ready_then_sleep,
                           restart="temporary" if c == temporary else "permanent")
                 for c in "abcd"]
-    sup = rt.start_supervisor(SupervisorSpec("s", strategy=strategy), children,  # type: ignore[arg-type]
+    sup = rt.start_supervisor(SupervisorSpec("s", strategy=strategy), children,
                               on_message=rec.on_message)
     pids = {c: rec.wait_msg("ready", c)[2] for c in "abcd"}
     return sup, pids
