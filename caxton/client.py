@@ -260,35 +260,65 @@ class Client:
     def dead_letters(self, name: str) -> list[DeadLetter]:
         return [DeadLetter.from_dict(d) for d in self._request("dead_letters", {"name": name})]
 
-    def monitor(self, name: str, *, timeout: float | None = None) -> Iterator[Down]:
-        """Yield a ``Down`` each time an instance of the agent goes down.
+    def monitor(self, name: str, *, timeout: float | None = None) -> Monitor:
+        """Watch an agent: iterate to get a ``Down`` each time an instance goes down.
 
-        Uses its own socket, so the client stays usable while the iterator is
-        open. ``timeout`` bounds the wait for each event (``None``: forever);
-        when it passes the iterator simply ends.
+        The node has registered the monitor when this returns, so nothing that
+        happens after the call is missed. ``timeout`` bounds the wait for each
+        event (``None``: forever); when it passes, the iteration ends.
         """
-        sock = self._new_socket()
-        request_id = next(self._ids)
-        try:
-            sock.send(protocol.encode_request(request_id, "monitor", {"name": name}))
-            if not sock.poll(int(self.timeout * 1000)):
-                raise NodeUnavailable(f"no node answered at {self.address}", address=self.address)
-            _, kind, body = protocol.decode_reply(sock.recv())
-            if kind == "error":
-                raise error_from_wire(body["type"], body["message"], body.get("data"))
-            while True:
-                if not sock.poll(None if timeout is None else int(timeout * 1000)):
-                    return
-                _, kind, body = protocol.decode_reply(sock.recv())
-                if kind == "event":
-                    yield Down.from_dict(body)
-        finally:
-            sock.close(0)
+        return Monitor(self._context, self.address, name, next(self._ids), self.timeout, timeout)
 
     def close(self) -> None:
         self._socket.close(0)
 
     def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Monitor:
+    """A registered monitor on one agent; uses a socket of its own."""
+
+    def __init__(self, context: zmq.Context[zmq.Socket[bytes]], address: str, name: str,
+                 request_id: int, request_timeout: float, event_timeout: float | None) -> None:
+        self.name = name
+        self._timeout = event_timeout
+        self._socket: zmq.Socket[bytes] = context.socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.connect(address)
+        try:
+            self._socket.send(protocol.encode_request(request_id, "monitor", {"name": name}))
+            if not self._socket.poll(int(request_timeout * 1000)):
+                raise NodeUnavailable(f"no node answered at {address}", address=address)
+            _, kind, body = protocol.decode_reply(self._socket.recv())
+            if kind == "error":
+                raise error_from_wire(body["type"], body["message"], body.get("data"))
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[Down]:
+        return self
+
+    def __next__(self) -> Down:
+        wait = None if self._timeout is None else int(self._timeout * 1000)
+        while not self._socket.closed:
+            if not self._socket.poll(wait):
+                break
+            _, kind, body = protocol.decode_reply(self._socket.recv())
+            if kind == "event":
+                return Down.from_dict(body)
+        self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        if not self._socket.closed:
+            self._socket.close(0)
+
+    def __enter__(self) -> Monitor:
         return self
 
     def __exit__(self, *exc: object) -> None:

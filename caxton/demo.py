@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -20,24 +19,8 @@ import msgpack
 
 import caxton
 from caxton import protocol
+from caxton.launch import NodeDidNotStart, start_node, stop_node
 from caxton.wasm.examples import example_path
-
-
-def _start_node(address: str, data_dir: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "caxton.node", "--data-dir", data_dir,
-                                "--listen", address, "--log-level", "warning"])
-    deadline = time.monotonic() + 30
-    with caxton.connect(address, timeout=0.5) as client:
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"the node exited with code {process.returncode}")
-            try:
-                client.ping()
-                return process
-            except caxton.NodeUnavailable:
-                if time.monotonic() > deadline:
-                    process.kill()
-                    raise SystemExit("the node did not answer within 30s") from None
 
 
 def _say(text: str) -> None:
@@ -83,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit", action="store_true", help="stop the node after the tour")
     args = parser.parse_args(argv)
     print(f"Starting a node on {args.listen} with data in {args.data_dir}/", flush=True)
-    node = _start_node(args.listen, args.data_dir)
+    try:
+        node = start_node(args.listen, args.data_dir)
+    except NodeDidNotStart as exc:
+        print(f"caxton demo: {exc}", file=sys.stderr)
+        return 1
     try:
         with caxton.connect(args.listen, timeout=30) as client:
             tour(client)
@@ -98,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        if node.poll() is None:
-            node.send_signal(signal.SIGTERM)
-            node.wait(60)
+        stop_node(node, timeout=60)
     return 0
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,26 +41,13 @@ class NodeProcess:
     log_path: Path
 
     def start(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "caxton.node", "--data-dir", str(self.data_dir),
-             "--listen", self.address, "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
-        log.close()
-        import caxton
+        from caxton.launch import NodeDidNotStart, start_node
 
-        def answers() -> bool:
-            if self.process.poll() is not None:
-                raise AssertionError(f"node exited early:\n{self.log()}")
+        with open(self.log_path, "ab") as log:
             try:
-                with caxton.connect(self.address, timeout=0.5) as client:
-                    client.ping()
-                return True
-            except caxton.NodeUnavailable:
-                return False
-
-        wait_for(answers, timeout=30, what="the node to answer")
+                self.process = start_node(self.address, self.data_dir, output=log)
+            except NodeDidNotStart as exc:
+                raise AssertionError(f"{exc}:\n{self.log()}") from None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -72,14 +57,9 @@ class NodeProcess:
         self.process.wait(10)
 
     def terminate(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        from caxton.launch import stop_node
+
+        return stop_node(self.process)
 
 
 @pytest.fixture

@@ -1,0 +1,85 @@
+"""Starting a node as a child process and waiting until it serves.
+
+The demo, the test suite, the benchmark suite and the chaos harness all run
+real nodes as separate processes, the way a user does; this is the one place
+that knows how to start one and how to tell it is ready. It speaks to the node
+only through the client, like everything outside ``caxton.node``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+from caxton.client import connect
+from caxton.errors import NodeUnavailable
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class NodeDidNotStart(RuntimeError):
+    """The node process exited, or did not answer, before it served."""
+
+
+def node_command(address: str, data_dir: str | os.PathLike[str], *, log_level: str = "warning",
+                 extra: Sequence[str] = (), python: Sequence[str] = ()) -> list[str]:
+    """The command line of a node; ``python`` may add interpreter options (e.g. cProfile)."""
+    return [sys.executable, *python, "-m", "caxton.node", "--data-dir", str(data_dir),
+            "--listen", address, "--log-level", log_level, *extra]
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a node child: this checkout first on the import path."""
+    path = os.environ.get("PYTHONPATH", "")
+    return dict(os.environ, PYTHONPATH=str(PROJECT_ROOT) + (os.pathsep + path if path else ""))
+
+
+def start_node(address: str, data_dir: str | os.PathLike[str], *,
+               output: IO[bytes] | int | None = None, log_level: str = "warning",
+               extra: Sequence[str] = (), python: Sequence[str] = (),
+               timeout: float = 30.0) -> subprocess.Popen[bytes]:
+    """Start a node and return once it answers a ping (``NodeDidNotStart`` otherwise)."""
+    process = subprocess.Popen(
+        node_command(address, data_dir, log_level=log_level, extra=extra, python=python),
+        stdout=output, stderr=subprocess.STDOUT if output is not None else None,
+        env=child_env(), cwd=str(PROJECT_ROOT))
+    try:
+        wait_until_serving(address, process, timeout=timeout)
+    except NodeDidNotStart:
+        stop_node(process, timeout=5)
+        raise
+    return process
+
+
+def wait_until_serving(address: str, process: subprocess.Popen[bytes] | None = None, *,
+                       timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    with connect(address, timeout=0.5) as client:
+        while True:
+            if process is not None and process.poll() is not None:
+                raise NodeDidNotStart(f"the node exited with code {process.returncode}")
+            try:
+                client.ping()
+                return
+            except NodeUnavailable:
+                if time.monotonic() > deadline:
+                    raise NodeDidNotStart(
+                        f"the node did not answer at {address} within {timeout:g}s") from None
+
+
+def stop_node(process: subprocess.Popen[bytes], *, timeout: float = 30.0) -> int:
+    """SIGTERM (drain and exit), then SIGKILL after ``timeout``; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    return process.returncode
