@@ -46,9 +46,10 @@ def main(argv: list[str]) -> None:
     sys.path[:] = config["sys_path"]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    from supervisor._prctl import set_pdeathsig
+    from supervisor._prctl import set_child_subreaper, set_pdeathsig
 
     set_pdeathsig(signal.SIGKILL)
+    set_child_subreaper()
     if os.getppid() != config["parent"]:
         os._exit(0)  # the supervising process died before the prctl took effect
     sock = socket.socket(fileno=fd)
@@ -115,16 +116,19 @@ class Zygote:
             pass
 
     def _reap(self) -> None:
-        while self.children:
+        """Reap every exited child; report those we forked. As a subreaper the
+        zygote also inherits (and silently reaps) the orphans of children
+        that started processes of their own."""
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                self.children.clear()
                 return
             if pid == 0:
                 return
-            self.children.discard(pid)
-            self._send(b"X" + EXITED.pack(pid, status))
+            if pid in self.children:
+                self.children.discard(pid)
+                self._send(b"X" + EXITED.pack(pid, status))
 
     def _send(self, data: bytes, fds: list[int] | None = None) -> None:
         try:
@@ -150,7 +154,8 @@ class Zygote:
         self.children.add(pid)
         try:
             pidfd = os.pidfd_open(pid)
-        except OSError as exc:  # cannot happen before we reap it; report anyway
+        except OSError as exc:  # e.g. a kernel without pidfds: the child is untrackable
+            os.kill(pid, signal.SIGKILL)
             self._send(b"E" + REQ.pack(req) + str(exc).encode())
             return
         try:

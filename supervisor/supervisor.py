@@ -248,7 +248,9 @@ class Supervisor:
             raise SupervisorStopped(f"supervisor {self.id!r} is not running")
 
     def _start(self) -> None:
-        """(Re)start with the initial children, in order."""
+        """(Re)start with the initial children, in order. Nested supervisors
+        keep their Supervisor objects across the restart."""
+        old_subs = {c.spec.id: c.sub for c in self._children if c.sub is not None}
         self._children = []
         self._by_id = {}
         self._restarts = []
@@ -258,6 +260,7 @@ class Supervisor:
             if not self._running:
                 break
             entry = _Child(spec)
+            entry.sub = old_subs.get(spec.id)
             self._children.append(entry)
             self._by_id[spec.id] = entry
             self._start_entry(entry)

@@ -142,3 +142,15 @@ def report_pids(link: ChildLink) -> None:
     link.send(["ready", link.id, os.getpid(), None])
     while True:
         link.recv()
+
+
+def spawn_grandchild(link: ChildLink) -> None:
+    """Starts a process of its own and reports its pid (to check that such
+    orphans are reaped once their parent is gone)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    link.send(["ready", link.id, os.getpid(), proc.pid])
+    while True:
+        link.recv()

@@ -110,3 +110,30 @@ def test_no_zombies_after_stop(rt: Runtime, rec: Recorder) -> None:
     assert zygote.children() == []
     for pid in pids:
         assert not psutil.pid_exists(pid)
+
+
+@pytest.mark.timeout(30)
+def test_orphaned_grandchildren_are_reaped_by_the_zygote(rt: Runtime, rec: Recorder) -> None:
+    sup = rt.start_supervisor(SupervisorSpec("s"), [
+        ChildSpec("c", w.spawn_grandchild, shutdown="brutal_kill")], on_message=rec.on_message)
+    grandchild = rec.wait_msg("ready", "c")[3]
+    sup.terminate_child("c")  # the grandchild outlives its parent for a moment
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(grandchild):
+        assert time.monotonic() < deadline, psutil.Process(grandchild).status()
+        time.sleep(0.02)
+
+
+def test_nested_supervisors_keep_their_objects_across_restarts(rt: Runtime,
+                                                                rec: Recorder) -> None:
+    deep = supervisor_child(SupervisorSpec("deep"), [ChildSpec("d", w.ready_then_sleep)])
+    mid = supervisor_child(SupervisorSpec("mid", intensity=0), [deep,
+                                                                ChildSpec("m", w.ready_then_sleep)])
+    top = rt.start_supervisor(SupervisorSpec("top"), [mid], on_message=rec.on_message)
+    rec.wait_msg("ready", "m")
+    mid_sup = top.child_supervisor("mid")
+    deep_sup = mid_sup.child_supervisor("deep")
+    mid_sup.send("m", "crash")  # mid gives up at once; top restarts it
+    rec.wait_msg("ready", "m", count=2)
+    assert top.child_supervisor("mid") is mid_sup
+    assert mid_sup.child_supervisor("deep") is deep_sup and deep_sup.running
