@@ -154,3 +154,21 @@ def spawn_grandchild(link: ChildLink) -> None:
     link.send(["ready", link.id, os.getpid(), proc.pid])
     while True:
         link.recv()
+
+
+def own_poller(link: ChildLink) -> None:
+    """Uses link.socket in its own zmq.Poller beside a timer-like timeout."""
+    import zmq
+
+    poller = zmq.Poller()
+    poller.register(link.socket, zmq.POLLIN)
+    link.send(["ready", link.id, os.getpid(), None])
+    ticks = 0
+    while True:
+        if dict(poller.poll(20)):
+            for message in link.recv_many():
+                link.send(["got", message, ticks])
+            while (message := link.recv_nowait()) is not None:
+                link.send(["got", message, ticks])
+        else:
+            ticks += 1

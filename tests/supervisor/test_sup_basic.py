@@ -194,3 +194,28 @@ def test_events_are_plain_records(rt: Runtime, rec: Recorder) -> None:
     assert data["kind"] == "started" and data["supervisor"] == "s" and data["child"] == "c"
     assert data["pid"] == sup.pid_of("c") and abs(data["time"] - time.time()) < 60
     assert set(data) == {"kind", "supervisor", "child", "pid", "reason", "delay", "time"}
+
+
+def test_child_polls_its_link_socket_itself(rt: Runtime, rec: Recorder) -> None:
+    sup = rt.start_supervisor(SupervisorSpec("s"), [ChildSpec("p", w.own_poller)],
+                              on_message=rec.on_message)
+    rec.wait_msg("ready", "p")
+    rt.run_until(lambda: False, 0.1)  # let the child's poll time out a few times
+    sup.send("p", "x")
+    sup.send("p", "y")
+    rec.wait(lambda: len(rec.msgs("got")) == 2)
+    assert [m[1] for m in rec.msgs("got")] == ["x", "y"]
+    assert rec.msgs("got")[0][2] >= 1
+
+
+def test_close_with_a_restart_pending(rec: Recorder) -> None:
+    from supervisor import Backoff
+
+    rt = Runtime(name="suptest")
+    rt.start_supervisor(SupervisorSpec("s"), [
+        ChildSpec("c", w.crash, policy=Backoff(initial=5.0, maximum=5.0))])
+    event = Recorder(rt).wait_event("restarting", "c")
+    assert event.delay is not None and event.delay > 4
+    t0 = time.monotonic()
+    rt.close()
+    assert time.monotonic() - t0 < 3

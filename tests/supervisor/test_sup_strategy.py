@@ -128,3 +128,19 @@ def test_stopping_a_nested_supervisor_leaves_it_as_a_stopped_child(rt: Runtime,
     sup.restart_child("inner")
     assert sub.running and sup.child_supervisor("inner") is sub
     rec.wait_msg("ready", "i1", count=2)
+
+
+@pytest.mark.timeout(30)
+def test_nested_supervisor_shutdown_is_a_deadline_for_its_subtree(rt: Runtime,
+                                                                  rec: Recorder) -> None:
+    from supervisor import supervisor_child
+
+    sup = rt.start_supervisor(SupervisorSpec("top"), [
+        supervisor_child(SupervisorSpec("inner"), [
+            ChildSpec("stubborn", w.ignore_sigterm, shutdown=30.0)], shutdown=0.3)],
+        on_message=rec.on_message)
+    rec.wait_msg("ready", "stubborn")
+    t0 = time.monotonic()
+    sup.terminate_child("inner")
+    assert 0.3 <= time.monotonic() - t0 < 5
+    assert rec.wait_event("exited", "stubborn").reason == "killed"
