@@ -132,6 +132,7 @@ class Runtime(Loop):
                     sup.stop()
         finally:
             self._closed = True
+            self.stop()  # a run_forever() that called close() returns
             self._kill_leftovers()
             self._zygote.close()
             self.remove_reader(self._router)
@@ -223,6 +224,10 @@ class Runtime(Loop):
                 rid = recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            except zmq.ZMQError:
+                if self._closed:  # a handler closed the runtime
+                    return
+                raise
             frame = recv()
             while router.rcvmore:
                 recv()
