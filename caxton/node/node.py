@@ -53,12 +53,13 @@ from caxton.wasm import (
     module_bytes,
     validate,
 )
-from supervisor import Event, Runtime, SpecError
+from supervisor import Event, Runtime, SpecError, TimerHandle
 
 log = logging.getLogger("caxton.node")
 
 DEFERRED = object()  # a handler's result when the reply comes later
 TICK_SECONDS = 0.25
+GROUP_COMMIT_SECONDS = 0.005
 SHUTDOWN_DRAIN_SECONDS = 10.0
 AGENT_PRELOAD = ("caxton.agent",)
 
@@ -101,6 +102,7 @@ class Node:
         self.router = Router(self.store, self.outbox, self.agents)
         self.router.on_snapshot_saved = self._after_snapshot
         self._flush_scheduled = False
+        self._group_commit: TimerHandle | None = None
         self._validated: dict[tuple[Any, ...], Any] = {}
         self._shutting_down = False
         self._started = time.time()
@@ -199,13 +201,31 @@ class Node:
             self.runtime.call_soon(self._flush)
 
     def _flush(self) -> None:
+        """End of a loop turn: dispatch, then commit if anything needs it, then reply.
+
+        A commit is needed when a message was accepted (its "accepted", or the
+        later reply to a call, must only ever follow a durable journal entry) or
+        a reply that promises durability is waiting. What acknowledgements alone
+        write (handled marks, snapshots) is group-committed within
+        ``GROUP_COMMIT_SECONDS``: losing it to a crash only means those messages
+        are delivered again and their effects recomputed.
+        """
         self._flush_scheduled = False
         dirty, self.router.dirty = self.router.dirty, set()
         for rec in dirty:
             self.router.dispatch(rec)
         self.outbox.flush_early()
-        self.store.commit()
+        if self.router.accepted or self.outbox:
+            self.router.accepted = False
+            self.store.commit()
+        elif self.store.dirty and self._group_commit is None:
+            self._group_commit = self.runtime.call_later(GROUP_COMMIT_SECONDS,
+                                                         self._commit_group)
         self.outbox.flush()
+
+    def _commit_group(self) -> None:
+        self._group_commit = None
+        self.store.commit()
 
     def _tick(self) -> None:
         now = time.monotonic()

@@ -57,6 +57,8 @@ class Router:
         self.redelivery = True  # switched off only to prove the chaos checker can fail
         # agents whose mailbox changed this loop turn: dispatched once at its end
         self.dirty: set[AgentRecord] = set()
+        # a message was journaled this turn: the turn must end with a commit
+        self.accepted = False
 
     # -- intake -----------------------------------------------------------------
 
@@ -78,6 +80,7 @@ class Router:
         message_id = self.store.append_message(rec.name, sender, payload)
         rec.mailbox.append(Message(message_id, sender, payload))
         self.dirty.add(rec)
+        self.accepted = True
         if caller is not None:
             rec.callers[message_id] = caller
         return message_id
