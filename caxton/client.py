@@ -23,6 +23,7 @@ from caxton.errors import (
     CallTimeout,
     CaxtonError,
     InvalidRequest,
+    MessageTooLarge,
     NodeUnavailable,
     error_from_wire,
 )
@@ -108,6 +109,11 @@ class Client:
             frame = protocol.encode_request(request_id, operation, arguments)
         except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidRequest(f"{operation}: arguments cannot be encoded: {exc}") from None
+        if len(frame) > protocol.MAX_FRAME_BYTES:
+            # the node's socket would drop it and the caller would wait in vain
+            raise MessageTooLarge(f"request of {len(frame)} bytes is over the node's frame "
+                                  f"limit of {protocol.MAX_FRAME_BYTES}", size=len(frame),
+                                  limit=protocol.MAX_FRAME_BYTES)
         self._socket.send(frame)
         return self._await(request_id, operation, self.timeout if timeout is None else timeout)
 

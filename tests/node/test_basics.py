@@ -72,6 +72,10 @@ def test_errors_are_typed(client, node):
     with pytest.raises(caxton.InvalidRequest):
         client.spawn("x", b"this is neither wasm nor wat")
 
+    with pytest.raises(caxton.MessageTooLarge):
+        client.send("echo", b"x" * (65 * 2**20))  # over the node's frame cap
+    assert client.call("echo", b"still fine") == b"still fine"
+
     client.spawn("small", example_path("echo"), limits={"max_message_bytes": 100})
     with pytest.raises(caxton.MessageTooLarge):
         client.call("small", b"x" * 101)
