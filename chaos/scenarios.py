@@ -1,0 +1,78 @@
+"""The shipped scenarios: which faults, how often.
+
+A scenario is plain data, so ``build_schedule`` can turn it into the same list
+of faults for the same seed on every machine. Rates are given as a mean
+interval between faults of each kind; ``steady`` kinds fire at exactly that
+interval (a storm), the others at a random offset in each interval-sized slot,
+so they spread over the run without clustering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KILL = "kill"                # SIGKILL an agent process
+HANG = "hang"                # SIGSTOP an agent process, SIGCONT it later
+POISON = "poison"            # a message that traps the instance
+FUEL_BOMB = "fuel-bomb"      # a message that never ends (fuel runs out)
+MEMORY_BOMB = "memory-bomb"  # a message that grows memory past the limit
+OVERSIZED = "oversized"      # a message over the agent's size limit
+FLOOD = "flood"              # more messages than the victim's mailbox holds
+NODE_CRASH = "node-crash"    # SIGKILL the node, restart it on the same data folder
+
+FAULT_KINDS = (KILL, HANG, POISON, FUEL_BOMB, MEMORY_BOMB, OVERSIZED, FLOOD, NODE_CRASH)
+#: Faults carried by a message: they need a ledger (it traps, spins or grows on them).
+MESSAGE_FAULTS = (POISON, FUEL_BOMB, MEMORY_BOMB, OVERSIZED)
+#: Faults on an agent's OS process: any workload agent will do.
+PROCESS_FAULTS = (KILL, HANG)
+
+
+@dataclass(frozen=True)
+class FaultRate:
+    """One kind of fault in a scenario.
+
+    ``every_s``: mean seconds between two faults of this kind; ``count``, when
+    set, fixes the number instead (spread evenly over the run), for faults whose
+    number matters more than their rate (three node crashes).
+    """
+
+    kind: str
+    every_s: float = 0.0
+    count: int | None = None
+    steady: bool = False
+    minimum: int = 1
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    faults: tuple[FaultRate, ...]
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(rate.kind for rate in self.faults)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("kill-storm", "SIGKILL a random workload agent 5 times a second",
+                 (FaultRate(KILL, every_s=0.2, steady=True),)),
+        Scenario("hangs", "SIGSTOP a random agent for 0.2-3 s, then SIGCONT it; the long "
+                 "ones outlast the health check, which replaces the instance",
+                 (FaultRate(HANG, every_s=3.0),)),
+        Scenario("poison", "send a ledger a message that traps it, every 2 s",
+                 (FaultRate(POISON, every_s=2.0),)),
+        Scenario("bombs", "fuel bombs, memory bombs, oversized messages and mailbox floods",
+                 (FaultRate(FUEL_BOMB, every_s=6.0), FaultRate(MEMORY_BOMB, every_s=6.0),
+                  FaultRate(OVERSIZED, every_s=6.0), FaultRate(FLOOD, every_s=10.0))),
+        Scenario("node-crash", "SIGKILL the node 3 times and restart it on the same data folder",
+                 (FaultRate(NODE_CRASH, count=3),)),
+        Scenario("mixed", "all of the above at once",
+                 (FaultRate(KILL, every_s=1.0, steady=True), FaultRate(HANG, every_s=6.0),
+                  FaultRate(POISON, every_s=6.0), FaultRate(FUEL_BOMB, every_s=12.0),
+                  FaultRate(MEMORY_BOMB, every_s=12.0), FaultRate(OVERSIZED, every_s=12.0),
+                  FaultRate(FLOOD, every_s=20.0), FaultRate(NODE_CRASH, every_s=30.0))),
+    )
+}
