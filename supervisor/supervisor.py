@@ -12,6 +12,7 @@ supervisor (which is busy while it shuts children down).
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -43,7 +44,7 @@ __all__ = ["Supervisor"]
 class _Child:
     """A supervisor's entry for one child spec (survives restarts)."""
 
-    __slots__ = ("attempts", "last_start", "proc", "spec", "state", "sub")
+    __slots__ = ("attempts", "last_start", "proc", "spec", "state", "sub", "token")
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
@@ -52,6 +53,7 @@ class _Child:
         self.state = "stopped"
         self.attempts = 0
         self.last_start = 0.0
+        self.token = 0  # which pending group restart this child belongs to
 
     @property
     def active(self) -> bool:
@@ -88,6 +90,7 @@ class Supervisor:
         self._monitors: dict[MonitorRef, Callable[[Down], None]] = {}
         self._running = False
         self._rand = random.Random()
+        self._tokens = itertools.count(1)
 
     # ============================================================ queries
     @property
@@ -368,8 +371,10 @@ class Supervisor:
         members.append(failed)
         members.sort(key=self._children.index)
         delay = self._delay(failed)
+        token = next(self._tokens)
         for member in members:
             member.state = "restarting"
+            member.token = token
         self.runtime._emit("restarting", self.id, failed.spec.id, None, reason, delay)
         if delay > 0:
             timer: TimerHandle | None = None
@@ -377,12 +382,12 @@ class Supervisor:
             def fire() -> None:
                 if timer is not None:
                     self._timers.discard(timer)
-                self._restart_members(members)
+                self._restart_members(members, token)
 
             timer = self.runtime.call_later(delay, fire)
             self._timers.add(timer)
         else:
-            self._restart_members(members)
+            self._restart_members(members, token)
 
     def _delay(self, entry: _Child) -> float:
         policy = entry.spec.policy
@@ -394,11 +399,12 @@ class Supervisor:
         entry.attempts += 1
         return delay
 
-    def _restart_members(self, members: list[_Child]) -> None:
+    def _restart_members(self, members: list[_Child], token: int) -> None:
         for member in members:
             if not self._running:
                 return
-            if self._by_id.get(member.spec.id) is member and member.state == "restarting":
+            if (self._by_id.get(member.spec.id) is member and member.state == "restarting"
+                    and member.token == token):
                 self._start_entry(member)
 
     def _escalate(self, entry: _Child, reason: str) -> None:

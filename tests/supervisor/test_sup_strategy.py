@@ -144,3 +144,27 @@ def test_nested_supervisor_shutdown_is_a_deadline_for_its_subtree(rt: Runtime,
     sup.terminate_child("inner")
     assert 0.3 <= time.monotonic() - t0 < 5
     assert rec.wait_event("exited", "stubborn").reason == "killed"
+
+
+def test_one_for_all_with_backoff_restarts_the_group_after_the_delay(rt: Runtime,
+                                                                     rec: Recorder) -> None:
+    from supervisor import Backoff
+
+    sup = rt.start_supervisor(SupervisorSpec("s", strategy="one_for_all"), [
+        ChildSpec("a", w.ready_then_sleep),
+        ChildSpec("b", w.ready_then_sleep, policy=Backoff(initial=0.3, jitter=0.0))],
+        on_message=rec.on_message)
+    rec.wait_msg("ready", "a")
+    rec.wait_msg("ready", "b")
+    sup.send("b", "crash")
+    restarting = rec.wait_event("restarting", "b")
+    assert restarting.delay == pytest.approx(0.3)
+    # the sibling went down at once, not after the delay
+    assert rec.wait_event("exited", "a").time - restarting.time < 0.25
+    assert {c.id: c.state for c in sup.which_children()} == {"a": "restarting",
+                                                              "b": "restarting"}
+    for c in "ab":
+        started = rec.wait_msg("ready", c, count=2)
+        assert started[2] == sup.pid_of(c)
+    first_start = min(e.time for e in rec.of("started")[2:])
+    assert first_start - restarting.time >= 0.29
