@@ -8,6 +8,7 @@ costs a node start.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from chaos.errors import UsageError
 from chaos.ledger import CAPACITY
 from chaos.scenarios import NODE_CRASH, SCENARIOS
 
+_PREFIX = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]{0,63})?")
 MIN_DURATION_S = 5.0
 MAX_DURATION_S = 86_400.0
 MAX_RATE = 100_000.0
@@ -72,8 +74,9 @@ class RunConfig:
             if SCENARIOS[self.scenario].kinds == (NODE_CRASH,):
                 raise UsageError("the node-crash scenario needs a node the harness starts "
                                  "(it restarts it); drop --node")
-        if self.prefix is not None and not self.prefix.replace("-", "").isalnum():
-            raise UsageError("--prefix may hold letters, digits and '-' only")
+        if self.prefix is not None and not _PREFIX.fullmatch(self.prefix):
+            raise UsageError("--prefix may hold letters, digits and '-' only, starting with "
+                             "a letter or digit")
         return self
 
     @property
