@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import signal
 import threading
 from collections.abc import Iterator
@@ -114,6 +115,32 @@ def confirm_subscription(client: caxton.Client, stamps: queue.Queue[Stamp],
     raise BenchUnavailable("the monitor never delivered a Down")
 
 
+def exit_then_down(client: caxton.Client, stamps: queue.Queue[Stamp],
+                   payload: bytes) -> tuple[float, float]:
+    """One kill split in two: kill -> process gone (its pidfd), and -> Down delivered.
+
+    The first part is the kernel tearing the process down (an agent maps far
+    more than a bare child); the rest is the node noticing and telling the
+    monitor. The replacement is awaited with a call afterwards.
+    """
+    pid = client.status(AGENT).pid
+    if pid is None:
+        raise BenchUnavailable("the agent has no process to kill")
+    pidfd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        t0 = clock()
+        os.kill(pid, signal.SIGKILL)
+        poller.poll(int(EVENT_TIMEOUT * 1000))
+        t_exit = clock()
+    finally:
+        os.close(pidfd)
+    t_down = wait_down(stamps, pid)
+    client.call(AGENT, payload, timeout=EVENT_TIMEOUT)
+    return t_exit - t0, t_down - t0
+
+
 def run(ctx: Context) -> Results:
     echo = echo_module()
     payload = b"k" * PAYLOAD_BYTES
@@ -133,6 +160,7 @@ def run(ctx: Context) -> Results:
                         raise BenchUnavailable("the call was not answered by a new process")
                     down.append(t_down - t0)
                     serving.append(t_serving - t0)
+            split = [exit_then_down(client, stamps, payload) for _ in range(ctx.plan.kills)]
             restarts = client.status(AGENT).restarts
             client.remove(AGENT)
 
@@ -141,7 +169,10 @@ def run(ctx: Context) -> Results:
     return {
         "kill.down": Measurement(median(down_ms), percentile(down_ms, 95),
                                  median(base["down"]) * MS, len(down_ms),
-                                 {"restarts_seen": restarts}),
+                                 {"restarts_seen": restarts,
+                                  "kill_to_exit_ms": median([e for e, _ in split]) * MS,
+                                  "kill_to_down_same_kills_ms":
+                                      median([d for _, d in split]) * MS}),
         "kill.serving": Measurement(median(serving_ms), percentile(serving_ms, 95),
                                     median(base["serving"]) * MS, len(serving_ms)),
     }
