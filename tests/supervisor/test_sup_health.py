@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sup_workers as w
-from conftest import Recorder
+from sup_helpers import Recorder
 
 from supervisor import ChildSpec, Down, HealthCheck, Runtime, SupervisorSpec
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sup_workers as w
-from conftest import Recorder
+from sup_helpers import Recorder
 
 from supervisor import (
     ChildNotRunning,

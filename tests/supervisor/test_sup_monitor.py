@@ -7,7 +7,7 @@ import signal
 
 import pytest
 import sup_workers as w
-from conftest import Recorder
+from sup_helpers import Recorder
 
 from supervisor import (
     ChildSpec,

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 import sup_workers as w
-from conftest import Recorder
+from sup_helpers import Recorder
 
 from supervisor import ChildSpec, Runtime, SupervisorSpec, supervisor_child
 from supervisor._prctl import set_child_subreaper

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import sup_workers as w
-from conftest import Recorder
+from sup_helpers import Recorder
 
 from supervisor import (
     Backoff,

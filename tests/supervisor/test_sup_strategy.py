@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sup_workers as w
-from conftest import Recorder
+from sup_helpers import Recorder
 
 from supervisor import ChildSpec, Runtime, SupervisorSpec
 

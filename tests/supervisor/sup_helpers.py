@@ -1,0 +1,70 @@
+"""Helpers for the supervisor tests: an event and message recorder that waits
+through the runtime's loop, and a zombie check. (A uniquely named module, so
+that no other conftest.py can shadow it.)"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from supervisor import Event, Runtime
+
+
+def zombies_of(pid: int) -> list[psutil.Process]:
+    found = []
+    try:
+        for proc in psutil.Process(pid).children(recursive=True):
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    found.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+    except psutil.NoSuchProcess:
+        pass
+    return found
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.01) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+class Recorder:
+    """Collects events and child messages; waits on them through the loop."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.events: list[Event] = []
+        self.messages: list[tuple[str, Any]] = []
+        runtime.subscribe(self.events.append)
+
+    def on_message(self, child_id: str, message: Any) -> None:
+        self.messages.append((child_id, message))
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        assert self.rt.run_until(predicate, timeout), "timed out waiting for a condition"
+
+    def of(self, kind: str, child: str | None = None) -> list[Event]:
+        return [e for e in self.events
+                if e.kind == kind and (child is None or e.child == child)]
+
+    def wait_event(self, kind: str, child: str | None = None, count: int = 1,
+                   timeout: float = 10.0) -> Event:
+        self.wait(lambda: len(self.of(kind, child)) >= count, timeout)
+        return self.of(kind, child)[count - 1]
+
+    def msgs(self, tag: str, child: str | None = None) -> list[Any]:
+        return [m for c, m in self.messages
+                if isinstance(m, list) and m and m[0] == tag and (child is None or c == child)]
+
+    def wait_msg(self, tag: str, child: str | None = None, count: int = 1,
+                 timeout: float = 10.0) -> Any:
+        self.wait(lambda: len(self.msgs(tag, child)) >= count, timeout)
+        return self.msgs(tag, child)[count - 1]
