@@ -1,5 +1,6 @@
 """Fixtures for the supervisor tests: a real Runtime per test, an event and
-message recorder, and a zombie check after every close."""
+message recorder, and a check after every close that no child or zombie
+of the runtime is left."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sup_helpers import Recorder, zombies_of
+from sup_helpers import Recorder, leftovers_of
 
 from supervisor import Runtime
 
@@ -19,8 +20,8 @@ def rt() -> Iterator[Runtime]:
         yield runtime
     finally:
         runtime.close()
-    leftovers = zombies_of(os.getpid())
-    assert not leftovers, f"zombies left behind: {leftovers}"
+    leftovers = leftovers_of(os.getpid())
+    assert not leftovers, f"processes or zombies left behind: {leftovers}"
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Helpers for the supervisor tests: an event and message recorder that waits
-through the runtime's loop, and a zombie check. (A uniquely named module, so
+through the runtime's loop, and a check for leftover processes. (A uniquely named module, so
 that no other conftest.py can shadow it.)"""
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import psutil
 from supervisor import Event, Runtime
 
 
-def zombies_of(pid: int) -> list[psutil.Process]:
+def leftovers_of(pid: int, prefix: str = "suptest") -> list[psutil.Process]:
+    """Descendants of ``pid`` left by a runtime named ``prefix`` (its zygote
+    and children carry that process title), alive or zombie. Processes of
+    other tests in the same session are not ours to judge."""
     found = []
     try:
         for proc in psutil.Process(pid).children(recursive=True):
             try:
-                if proc.status() == psutil.STATUS_ZOMBIE:
+                if proc.name().startswith(prefix):
                     found.append(proc)
             except psutil.NoSuchProcess:
                 pass

@@ -136,7 +136,7 @@ def test_many_messages_in_order_both_ways(rt: Runtime, rec: Recorder) -> None:
     assert rec.wait_msg("count", "count", timeout=30) == ["count", n]
 
 
-def test_stopped_supervisor_and_closed_runtime_refuse_work(rec: Recorder) -> None:
+def test_stopped_supervisor_and_closed_runtime_refuse_work() -> None:
     rt = Runtime(name="suptest")
     sup = rt.start_supervisor(SupervisorSpec("s"), [ChildSpec("a", w.sleeper)])
     pid = sup.pid_of("a")
@@ -153,7 +153,7 @@ def test_stopped_supervisor_and_closed_runtime_refuse_work(rec: Recorder) -> Non
     rt.close()  # idempotent
 
 
-def test_close_reaps_everything(rec: Recorder) -> None:
+def test_close_reaps_everything() -> None:
     rt = Runtime(name="suptest")
     sup = rt.start_supervisor(SupervisorSpec("s"), [ChildSpec(f"c{i}", w.sleeper)
                                                      for i in range(5)])
@@ -208,7 +208,7 @@ def test_child_polls_its_link_socket_itself(rt: Runtime, rec: Recorder) -> None:
     assert rec.msgs("got")[0][2] >= 1
 
 
-def test_close_with_a_restart_pending(rec: Recorder) -> None:
+def test_close_with_a_restart_pending() -> None:
     from supervisor import Backoff
 
     rt = Runtime(name="suptest")
