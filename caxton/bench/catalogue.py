@@ -71,6 +71,15 @@ FIGURES: tuple[Figure, ...] = (
     # 7. restart with state
     Figure("restart.state", "restart", "7 SIGKILL -> serving, 1 MB snapshot + 100 replayed",
            "ms", "lower", "p95", "same, stateless echo"),
+    # reference: the supervision library on its own (benchmarks/bench_supervisor.py)
+    Figure("sup.spawn", "supervisor", "S supervisor alone: spawn -> child ready", "ms", "lower",
+           "p95", "os.fork + pipe"),
+    Figure("sup.kill.down", "supervisor", "S supervisor alone: SIGKILL -> Down", "ms", "lower",
+           None, "os.fork + pipe"),
+    Figure("sup.kill.serving", "supervisor", "S supervisor alone: SIGKILL -> replacement ready",
+           "ms", "lower", None, "os.fork + pipe"),
+    Figure("sup.uss", "supervisor", "S supervisor alone: idle USS per child", "MB", "lower",
+           None, "os.fork + pipe"),
 )
 
 BENCHMARKS: tuple[str, ...] = tuple(dict.fromkeys(f.benchmark for f in FIGURES))

@@ -23,7 +23,16 @@ from caxton.bench.plan import Plan
 from caxton.bench.raybench import RaySession, ray_missing
 from caxton.bench.report import Report, environment
 from caxton.bench.results import NOT_INSTALLED, SKIPPED, UNAVAILABLE, Measurement, Row
-from caxton.bench.workloads import call, handle, kill, memory, pipeline, restart, spawn
+from caxton.bench.workloads import (
+    call,
+    handle,
+    kill,
+    memory,
+    pipeline,
+    restart,
+    spawn,
+    supervisor,
+)
 
 RUNNERS: dict[str, Callable[[Context], Results]] = {
     "spawn": spawn.run,
@@ -33,6 +42,7 @@ RUNNERS: dict[str, Callable[[Context], Results]] = {
     "handle": handle.run,
     "memory": memory.run,
     "restart": restart.run,
+    "supervisor": supervisor.run,
 }
 
 

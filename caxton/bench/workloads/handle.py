@@ -30,7 +30,7 @@ def rate_of(figures: dict[str, Any], key: str) -> float:
 
 def run(ctx: Context) -> Results:
     ctx.say(f"  handle: {ctx.plan.repeats} x {ctx.plan.handle_seconds:g}s per path")
-    runs = run_helper("caxton.bench.handleworker", str(ctx.plan.handle_seconds),
+    runs = run_helper("caxton.bench.refworker", "wasm", str(ctx.plan.handle_seconds),
                       str(ctx.plan.repeats))
     fast = [rate_of(r, "fast_per_s") for r in runs]
     stock = [rate_of(r, "stock_per_s") for r in runs]
