@@ -10,6 +10,7 @@ goes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -33,6 +34,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop_with_parent() -> None:
+    """In a started node (before exec): get SIGTERM, i.e. drain and exit, if the bench dies.
+
+    A benchmark killed from outside (a test's timeout, an OOM kill) must not
+    leave nodes and their agents running behind it.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def child_env() -> dict[str, str]:
@@ -59,7 +70,8 @@ class BenchNode:
                     "--listen", self.address, "--log-level", "warning"]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                            env=child_env(), cwd=str(PROJECT_ROOT))
+                                            env=child_env(), cwd=str(PROJECT_ROOT),
+                                            preexec_fn=stop_with_parent)
         deadline = time.monotonic() + START_TIMEOUT
         with caxton.connect(self.address, timeout=0.5) as client:
             while True:
