@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(list_figures())
         return 0
+    if args.json is not None and str(args.json) != "-" and not args.json.parent.is_dir():
+        print(f"caxton.bench: cannot write {args.json}: no such folder {args.json.parent}",
+              file=sys.stderr)
+        return 2
     plan = Plan.for_mode(args.quick)
     try:
         report = run_benchmarks(plan, args.only, profile_dir=args.profile,

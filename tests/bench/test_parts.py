@@ -99,6 +99,15 @@ def test_cli_refuses_an_unknown_benchmark_with_a_clear_message() -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_cli_refuses_an_unwritable_json_path_before_running(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "out.json"
+    done = subprocess.run([sys.executable, "-m", "caxton.bench", "--json", str(target)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "no such folder" in done.stderr and "Traceback" not in done.stderr
+    assert "[spawn]" not in done.stderr  # nothing was run
+
+
 def test_cli_lists_every_figure() -> None:
     done = subprocess.run([sys.executable, "-m", "caxton.bench", "--list"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=True)
