@@ -194,9 +194,23 @@ class Client:
         """Queue a message; returns once the node has journaled it (its message id)."""
         return int(self._request("send", {"name": name, "payload": bytes(payload)}))
 
-    def send_many(self, name: str, payloads: Iterable[bytes], *, window: int = 256) -> list[int]:
-        """Send with up to ``window`` requests in flight; every one is acknowledged."""
-        return [int(r) for r in self._pipeline("send", name, payloads, window, self.timeout)]
+    def send_many(self, name: str, payloads: Iterable[bytes], *, window: int = 1024,
+                  batch: int = 64) -> list[int]:
+        """Send many messages, in order; returns their ids once every one is journaled.
+
+        Messages travel ``batch`` to a request (each batch is accepted whole or
+        refused whole, e.g. ``MailboxFull``) with up to ``window`` messages in
+        flight, so the per-request cost is paid once per batch.
+        """
+        batch = max(1, batch)
+        chunks: list[list[bytes]] = []
+        for payload in payloads:
+            if not chunks or len(chunks[-1]) >= batch:
+                chunks.append([])
+            chunks[-1].append(bytes(payload))
+        replies = self._pipeline("send_batch", name, chunks, max(1, window // batch),
+                                 self.timeout, argument="payloads")
+        return [int(i) for ids in replies for i in ids]
 
     def call_many(
         self, name: str, payloads: Iterable[bytes], *, window: int = 64, timeout: float = 5.0
@@ -205,7 +219,8 @@ class Client:
         return [bytes(r) for r in self._pipeline("call", name, payloads, window, timeout)]
 
     def _pipeline(
-        self, operation: str, name: str, payloads: Iterable[bytes], window: int, timeout: float
+        self, operation: str, name: str, items: Iterable[Any], window: int, timeout: float,
+        argument: str = "payload",
     ) -> list[Any]:
         results: dict[int, Any] = {}
         order: list[int] = []
@@ -224,12 +239,12 @@ class Client:
                 error = error_from_wire(body["type"], body["message"], body.get("data"))
             results[reply_id] = body
 
-        for payload in payloads:
+        for item in items:
             request_id = next(self._ids)
             results[request_id] = None
             order.append(request_id)
             self._socket.send(
-                protocol.encode_request(request_id, operation, {"name": name, "payload": payload})
+                protocol.encode_request(request_id, operation, {"name": name, argument: item})
             )
             outstanding += 1
             while outstanding >= window:

@@ -33,6 +33,7 @@ OPERATIONS = frozenset(
         "spawn",
         "call",
         "send",
+        "send_batch",
         "stop",
         "remove",
         "restart",

@@ -32,6 +32,7 @@ from caxton.errors import (
     CallFailed,
     CaxtonError,
     InvalidRequest,
+    MailboxFull,
     NoSuchAgent,
     SpawnFailed,
     ValidationFailed,
@@ -104,6 +105,7 @@ class Node:
         self._flush_scheduled = False
         self._group_commit: TimerHandle | None = None
         self._validated: dict[tuple[Any, ...], Any] = {}
+        self._installed: set[tuple[str, str]] = set()
         self._shutting_down = False
         self._started = time.time()
         self._handlers: dict[str, Callable[[Waiter, dict[str, Any]], Any]] = {
@@ -111,6 +113,7 @@ class Node:
             "spawn": self._spawn,
             "call": self._call,
             "send": self._send,
+            "send_batch": self._send_batch,
             "stop": self._stop,
             "restart": self._restart,
             "remove": self._remove,
@@ -376,13 +379,20 @@ class Node:
                 report=report.to_dict())
 
     def _install_module(self, sha256: str, wasm: bytes, spec: AgentSpec) -> Path:
-        """Write the module where agent processes read it, and fill the compile cache."""
+        """Write the module where agent processes read it, and fill the compile cache.
+
+        Done once per module and policy in the life of the node: agent processes
+        then only deserialize the cached artifact.
+        """
         path = self.modules_dir / f"{sha256}.wasm"
+        if (sha256, spec.security) in self._installed:
+            return path
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(wasm)
             tmp.replace(path)
         load_module(path, cache=self.cache, policy=SecurityPolicy.preset(spec.security))
+        self._installed.add((sha256, spec.security))
         return path
 
     def _new_record(self, spec: AgentSpec) -> AgentRecord:
@@ -423,6 +433,19 @@ class Node:
         self.router.check_accepts(rec, payload)
         message_id = self.router.accept(rec, EXTERNAL, payload)
         return message_id
+
+    def _send_batch(self, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+        """Several messages in one request: all accepted, in order, or none."""
+        rec = self._agent(arguments)
+        payloads = arguments.get("payloads")
+        if not isinstance(payloads, list) or not all(isinstance(p, bytes) for p in payloads):
+            raise InvalidRequest("payloads must be a list of bytes", field="payloads")
+        for payload in payloads:
+            self.router.check_accepts(rec, payload)
+        if rec.depth + len(payloads) > rec.spec.mailbox:
+            raise MailboxFull(f"agent {rec.name!r} has room for {rec.spec.mailbox - rec.depth}"
+                              f" of {len(payloads)} messages", bound=rec.spec.mailbox)
+        return [self.router.accept(rec, EXTERNAL, payload) for payload in payloads]
 
     def _stop(self, waiter: Waiter, arguments: dict[str, Any]) -> Any:
         rec = self._agent(arguments)

@@ -150,3 +150,17 @@ def _unused_port() -> int:
     from tests.conftest import free_port
 
     return free_port()
+
+
+def test_send_many_batches_keep_order_and_refuse_whole(client):
+    client.spawn("counter", example_path("counter"), mailbox=300)
+    ids = client.send_many("counter", [b"inc"] * 250, batch=64, window=256)
+    assert len(ids) == 250 and ids == sorted(ids)
+    assert client.call("counter", b"get", timeout=20) == b"250"
+    client.spawn("slow", example_path("hostile/infinite_loop"), mailbox=100, health="off",
+                 limits={"deadline_ms": 5000, "fuel": 10**13}, max_attempts=1)
+    client.send("slow", b"spin")
+    wait_for(lambda: client.status("slow").mailbox_depth == 1, what="the spinner in flight")
+    with pytest.raises(caxton.MailboxFull):
+        client.send_many("slow", [b"x"] * 150, batch=150)
+    assert client.status("slow").mailbox_depth == 1  # nothing of the refused batch queued
