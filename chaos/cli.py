@@ -117,7 +117,8 @@ def _run(config: RunConfig, *, quiet: bool) -> int:
     try:
         result = run(config, progress)
     except HarnessError as exc:
-        print(f"chaos: {exc}\nFAIL", file=sys.stderr)
+        print(f"chaos: {exc}", file=sys.stderr)
+        print("FAIL")
         return EXIT_FAIL
     if config.report is not None:
         write_report(result.report, config.report)

@@ -15,7 +15,7 @@ from typing import Any
 import caxton
 
 PING_EVERY_S = 0.1
-PING_TIMEOUT_S = 2.0
+PING_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,11 @@ class ManagedNode:
 
     can_crash = True
 
-    def __init__(self, *, data_dir: Path | None = None, address: str | None = None,
-                 extra_args: tuple[str, ...] = (), keep_data: bool = False) -> None:
-        self._owns_dir = data_dir is None
-        self._workdir = Path(tempfile.mkdtemp(prefix="chaos-")) if data_dir is None else None
-        self.data_dir = (self._workdir / "data") if self._workdir else Path(data_dir or ".")
-        self.log_path = self.data_dir.parent / "node.log"
+    def __init__(self, *, address: str | None = None, extra_args: tuple[str, ...] = (),
+                 keep_data: bool = False) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
+        self.data_dir = self.workdir / "data"
+        self.log_path = self.workdir / "node.log"
         self.address = address or free_loopback_address()
         self.extra_args = extra_args
         self.keep_data = keep_data
@@ -161,8 +160,8 @@ class ManagedNode:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self._workdir is not None and not self.keep_data:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        if not self.keep_data:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 5) -> str:
         try:

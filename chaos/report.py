@@ -18,6 +18,7 @@ from typing import Any
 from chaos.checker import Verdict
 from chaos.config import RunConfig
 from chaos.faults import FaultRecord
+from chaos.scenarios import NODE_CRASH
 from chaos.schedule import PlannedFault
 from chaos.workload import (
     FLOOD_MAILBOX,
@@ -55,6 +56,8 @@ def build_report(config: RunConfig, schedule: Sequence[PlannedFault], agents: Ag
         "messages": verdict.messages,
         "per_agent": verdict.agents,
         "faults": {
+            # a node the harness did not start cannot be crashed and restarted
+            "excluded_kinds": [NODE_CRASH] if config.node is not None else [],
             "planned": len(schedule),
             "injected": len(injected),
             "by_kind": verdict.faults,
@@ -62,6 +65,7 @@ def build_report(config: RunConfig, schedule: Sequence[PlannedFault], agents: Ag
         "recovery": verdict.recovery,
         "dead_letters": verdict.dead_letters,
         "node": liveness,
+        # kept only on request (--keep-data): the node's log and data folder
         "node_log": None if node_log is None or not config.keep_data else str(node_log),
         "schedule": [f.to_dict() for f in schedule],
         "fault_log": [r.to_dict() for r in records],

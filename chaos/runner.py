@@ -77,6 +77,7 @@ class Runner:
         self._follow_ups: list[threading.Thread] = []
         self._t0 = time.monotonic()
         self.interrupted = False
+        self.spawned: list[str] = []
 
     def clock(self) -> float:
         return time.monotonic() - self._t0
@@ -88,7 +89,7 @@ class Runner:
         self.node.start()
         try:
             with caxton.connect(self.node.address, timeout=10.0) as client:
-                spawn_agents(client, self.agents)
+                spawn_agents(client, self.agents, self.spawned)
             self.progress(f"node {self.node.address}; agents: {', '.join(self.agents.all)}; "
                           f"{len(self.schedule)} faults planned")
             facts, timing = self._main_phase()
@@ -259,7 +260,7 @@ class Runner:
             return
         try:
             with caxton.connect(self.node.address, timeout=5.0) as client:
-                for name in self.agents.all:
+                for name in self.spawned:
                     with contextlib.suppress(caxton.CaxtonError):
                         client.remove(name)
         except caxton.CaxtonError:

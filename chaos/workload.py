@@ -73,8 +73,12 @@ def agent_set(prefix: str, ledgers: int, counters: int, flood: bool) -> AgentSet
     )
 
 
-def spawn_agents(client: caxton.Client, agents: AgentSet) -> None:
-    """Spawn every agent of the run; an existing name is the user's to resolve."""
+def spawn_agents(client: caxton.Client, agents: AgentSet, spawned: list[str]) -> None:
+    """Spawn every agent of the run, noting each in ``spawned`` as it comes up.
+
+    An existing name is the user's to resolve; the list lets the caller remove
+    exactly what this run created and never an agent that was there before.
+    """
     common: dict[str, Any] = {
         "intensity": WORKLOAD_INTENSITY,
         "health": WORKLOAD_HEALTH,
@@ -87,6 +91,7 @@ def spawn_agents(client: caxton.Client, agents: AgentSet) -> None:
         mailbox = FLOOD_MAILBOX if name == agents.flood_victim else None
         try:
             client.spawn(name, module, mailbox=mailbox, **common)
+            spawned.append(name)
         except caxton.AgentExists:
             raise UsageError(f"the node already has an agent named {name!r}; "
                              "pick another --prefix") from None
