@@ -107,9 +107,11 @@ class ManagedNode:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p)
         with open(self.log_path, "ab") as log:
+            # A session of its own: a Ctrl-C at the terminal reaches the harness,
+            # which stops the node itself, instead of draining it mid-run.
             self.process = subprocess.Popen(self._command(), stdout=log,
                                             stderr=subprocess.STDOUT, env=env,
-                                            stdin=subprocess.DEVNULL)
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
 
     def _await_answer(self, deadline: float) -> bool:
         """True once the node answers; False if it exited first (so it may be retried)."""
