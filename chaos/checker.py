@@ -158,8 +158,8 @@ def check(facts: RunFacts) -> Verdict:
     for problem in facts.liveness.get("unexpected", []):
         reasons.append(f"node liveness at {problem['at']}s: {problem['what']}")
 
-    if facts.settle_problem:
-        reasons.append(facts.settle_problem)
+    if facts.settle_problem:  # the root cause of what follows: first
+        reasons.insert(0, facts.settle_problem)
     for name in facts.agents.all:
         status = facts.final_status.get(name)
         if status is None:
@@ -215,7 +215,7 @@ def _check_faults(facts: RunFacts, reasons: list[str], warnings: list[str]) -> d
     planned = len(facts.faults)
     skipped = sum(1 for r in facts.faults if r.status == "skipped")
     if skipped:
-        warnings.append(f"{skipped} of {planned} planned faults could not be injected")
+        warnings.append(f"{skipped} faults could not be injected (see the fault log)")
         if skipped == planned:
             reasons.append("no planned fault could be injected")
     return {kind: dict(counts) for kind, counts in sorted(by_kind.items())}

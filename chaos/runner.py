@@ -86,8 +86,8 @@ class Runner:
 
     def run(self) -> RunResult:
         started_wall = time.time()
-        self.node.start()
         try:
+            self.node.start()
             with caxton.connect(self.node.address, timeout=10.0) as client:
                 spawn_agents(client, self.agents, self.spawned)
             self.progress(f"node {self.node.address}; agents: {', '.join(self.agents.all)}; "
@@ -126,16 +126,22 @@ class Runner:
         injector.join()
         self._join_follow_ups(FOLLOW_UP_GRACE_S)
         faults_end = self.clock()
-        settle_problem = None if self.interrupted else self._settle()
+        if not self.node.alive():  # nothing left to settle or read
+            problem = (f"the node exited on its own (exit code {self.node.exit_code()}); "
+                       f"tail of its log: {getattr(self.node, 'log_tail', lambda: '')()}")
+            facts = RunFacts(agents=self.agents, books=self.books, ledgers={}, counters={},
+                             dead_letters={}, final_status={}, faults=self.records,
+                             liveness={}, settle_problem=problem)
+        else:
+            facts = self._gather(None if self.interrupted else self._settle())
         settled = self.clock()
-        facts = self._gather(settle_problem)
         liveness.stop()
         outages = [(r.injected_at, r.recovered_at if r.recovered_at is not None else self.clock())
                    for r in self.records
                    if r.planned.kind == NODE_CRASH and r.injected_at is not None]
         facts.liveness = summarize(liveness.samples, outages)
         timing = {"load_s": round(load_end, 3), "faults_done_s": round(faults_end, 3),
-                  "settled_s": round(settled, 3), "total_s": round(self.clock(), 3)}
+                  "state_read_s": round(settled, 3), "total_s": round(self.clock(), 3)}
         return facts, timing
 
     def _wait_out_the_duration(self) -> None:
@@ -228,6 +234,7 @@ class Runner:
         return f"the agents did not settle within {SETTLE_TIMEOUT_S:g}s: {last}"
 
     def _gather(self, settle_problem: str | None) -> RunFacts:
+        """Read every agent's final state, counts, dead letters and status."""
         facts = RunFacts(agents=self.agents, books=self.books, ledgers={}, counters={},
                          dead_letters={}, final_status={}, faults=self.records, liveness={},
                          settle_problem=settle_problem)
