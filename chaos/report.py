@@ -83,6 +83,7 @@ def format_summary(report: dict[str, Any]) -> str:
     rec = report["recovery"]["all"]
     node = report["node"]
     faults = report["faults"]
+    rate = report["timing"].get("achieved_rate", 0)
 
     def secs(value: float | None) -> str:
         return "-" if value is None else f"{value * 1000:.0f} ms"
@@ -92,7 +93,8 @@ def format_summary(report: dict[str, Any]) -> str:
         f"rate {cfg['rate']:g}/s  agents {cfg['agents']}",
         f"faults: {faults['injected']} injected of {faults['planned']} planned  "
         + "  ".join(f"{kind} {c.get('injected', 0)}" for kind, c in faults["by_kind"].items()),
-        f"messages: {msgs.get('attempted', 0)} sent, {msgs.get('acknowledged', 0)} acknowledged, "
+        f"messages: {msgs.get('attempted', 0)} sent ({rate:g}/s), "
+        f"{msgs.get('acknowledged', 0)} acknowledged, "
         f"{msgs.get('unacknowledged', 0)} unacknowledged "
         f"({msgs.get('unacknowledged_applied', 0)} of them applied)",
         f"lost {msgs.get('lost', 0)}  duplicated {msgs.get('duplicated', 0)}",

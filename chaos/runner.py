@@ -140,7 +140,11 @@ class Runner:
                    for r in self.records
                    if r.planned.kind == NODE_CRASH and r.injected_at is not None]
         facts.liveness = summarize(liveness.samples, outages)
-        timing = {"load_s": round(load_end, 3), "faults_done_s": round(faults_end, 3),
+        attempted = sum(b.attempted for b in self.books.agents.values())
+        timing = {"target_rate": self.config.rate,
+                  "achieved_rate": round(attempted / load_end, 1) if load_end else 0.0,
+                  "skipped_behind": load.skipped,
+                  "load_s": round(load_end, 3), "faults_done_s": round(faults_end, 3),
                   "state_read_s": round(settled, 3), "total_s": round(self.clock(), 3)}
         return facts, timing
 

@@ -107,15 +107,15 @@ class LoadGenerator:
     books: AckBook
     rate: float
     call_share: float
+    #: messages never sent because a thread fell behind (the node was down, a call hung)
+    skipped: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
-    started_at: float = 0.0
-    stopped_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
         books = list(self.books.agents.values())
         send_rate = self.rate * (1.0 - self.call_share) / len(books)
-        self.started_at = time.monotonic()
         for book in books:
             self._spawn_thread(f"chaos-send-{book.name}", self._sender, book, send_rate)
         if self.call_share > 0:
@@ -130,7 +130,6 @@ class LoadGenerator:
         self._stop.set()
         for thread in self._threads:
             thread.join(CLIENT_TIMEOUT_S * 4 + 5)
-        self.stopped_at = time.monotonic()
 
     def _paced(self, rate: float) -> Iterator[int]:
         """Yield how many messages are due now; waits a tick when none are."""
@@ -143,6 +142,8 @@ class LoadGenerator:
                 self._stop.wait(TICK_S)
                 continue
             if due > limit:  # fell behind (the node was down): skip, do not burst
+                with self._lock:
+                    self.skipped += due - limit
                 done += due - limit
                 due = limit
             done += due
