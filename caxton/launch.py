@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +26,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class NodeDidNotStart(RuntimeError):
     """The node process exited, or did not answer, before it served."""
+
+
+class NodeExited(NodeDidNotStart):
+    """The node process exited before it served (e.g. its data folder still locked)."""
+
+
+def free_loopback_address() -> str:
+    """A ``tcp://127.0.0.1:PORT`` address nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def node_command(address: str, data_dir: str | os.PathLike[str], *, log_level: str = "warning",
@@ -40,15 +52,30 @@ def child_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(PROJECT_ROOT) + (os.pathsep + path if path else ""))
 
 
+def spawn_node(address: str, data_dir: str | os.PathLike[str], *,
+               output: IO[bytes] | int | None = None, log_level: str = "warning",
+               extra: Sequence[str] = (), python: Sequence[str] = (),
+               new_session: bool = False,
+               preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
+    """Start a node process without waiting for it (see ``wait_until_serving``).
+
+    ``new_session`` keeps a terminal's Ctrl-C away from the node, for a caller
+    that stops the node itself.
+    """
+    return subprocess.Popen(
+        node_command(address, data_dir, log_level=log_level, extra=extra, python=python),
+        stdout=output, stderr=subprocess.STDOUT if output is not None else None,
+        stdin=subprocess.DEVNULL, env=child_env(), cwd=str(PROJECT_ROOT),
+        start_new_session=new_session, preexec_fn=preexec_fn)
+
+
 def start_node(address: str, data_dir: str | os.PathLike[str], *,
                output: IO[bytes] | int | None = None, log_level: str = "warning",
                extra: Sequence[str] = (), python: Sequence[str] = (),
                timeout: float = 30.0) -> subprocess.Popen[bytes]:
     """Start a node and return once it answers a ping (``NodeDidNotStart`` otherwise)."""
-    process = subprocess.Popen(
-        node_command(address, data_dir, log_level=log_level, extra=extra, python=python),
-        stdout=output, stderr=subprocess.STDOUT if output is not None else None,
-        env=child_env(), cwd=str(PROJECT_ROOT))
+    process = spawn_node(address, data_dir, output=output, log_level=log_level, extra=extra,
+                         python=python)
     try:
         wait_until_serving(address, process, timeout=timeout)
     except NodeDidNotStart:
@@ -63,7 +90,7 @@ def wait_until_serving(address: str, process: subprocess.Popen[bytes] | None = N
     with connect(address, timeout=0.5) as client:
         while True:
             if process is not None and process.poll() is not None:
-                raise NodeDidNotStart(f"the node exited with code {process.returncode}")
+                raise NodeExited(f"the node exited with code {process.returncode}")
             try:
                 client.ping()
                 return

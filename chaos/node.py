@@ -8,29 +8,27 @@ process manager would. Chaos starts it exactly like a user does,
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import caxton
+from caxton.launch import (
+    NodeDidNotStart,
+    NodeExited,
+    free_loopback_address,
+    spawn_node,
+    wait_until_serving,
+)
 from chaos.errors import HarnessError, UsageError
 
-#: Where ``caxton`` lives, so the node subprocess imports the same code.
-_SOURCE_ROOT = Path(caxton.__file__).resolve().parent.parent
+__all__ = ["ExternalNode", "ManagedNode", "NodeHandle", "free_loopback_address"]
+
 START_TIMEOUT_S = 30.0
-
-
-def free_loopback_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 class ExternalNode:
@@ -77,10 +75,6 @@ class ManagedNode:
         self._lock = threading.Lock()  # a crash and a restart never interleave
         self._crashing = False
 
-    def _command(self) -> list[str]:
-        return [sys.executable, "-m", "caxton.node", "--data-dir", str(self.data_dir),
-                "--listen", self.address, "--log-level", "warning", *self.extra_args]
-
     def start(self) -> int:
         """Start (or restart) the node and return once it answers; returns the attempts made.
 
@@ -103,28 +97,23 @@ class ManagedNode:
 
     def _spawn(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p)
         with open(self.log_path, "ab") as log:
             # A session of its own: a Ctrl-C at the terminal reaches the harness,
             # which stops the node itself, instead of draining it mid-run.
-            self.process = subprocess.Popen(self._command(), stdout=log,
-                                            stderr=subprocess.STDOUT, env=env,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            self.process = spawn_node(self.address, self.data_dir, output=log,
+                                      extra=self.extra_args, new_session=True)
 
     def _await_answer(self, deadline: float) -> bool:
         """True once the node answers; False if it exited first (so it may be retried)."""
         assert self.process is not None
-        with caxton.connect(self.address, timeout=0.5) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    return False
-                try:
-                    client.ping()
-                    return True
-                except caxton.NodeUnavailable:
-                    continue
+        try:
+            wait_until_serving(self.address, self.process,
+                               timeout=max(0.0, deadline - time.monotonic()))
+            return True
+        except NodeExited:
+            return False
+        except NodeDidNotStart:
+            pass
         self.process.kill()
         self.process.wait()
         raise HarnessError(f"the node did not answer within {START_TIMEOUT_S:g}s: "

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 from types import TracebackType
 
@@ -24,16 +20,20 @@ import psutil
 
 import caxton
 from caxton.bench.errors import BenchUnavailable
+from caxton.launch import (
+    PROJECT_ROOT,
+    NodeDidNotStart,
+    NodeExited,
+    child_env,
+    free_loopback_address,
+    spawn_node,
+    wait_until_serving,
+)
 
-PROJECT_ROOT = Path(caxton.__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "BenchNode", "child_env"]
+
 START_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def stop_with_parent() -> None:
@@ -46,45 +46,30 @@ def stop_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
-def child_env() -> dict[str, str]:
-    """The environment of processes the bench starts: the project importable first."""
-    path = os.environ.get("PYTHONPATH", "")
-    return dict(os.environ, PYTHONPATH=str(PROJECT_ROOT) + (os.pathsep + path if path else ""))
-
-
 class BenchNode:
     def __init__(self, workdir: Path, *, profile_to: Path | None = None) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.log_path = workdir / "node.log"
-        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.address = free_loopback_address()
         self.profile_to = profile_to
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> BenchNode:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable]
-        if self.profile_to is not None:
-            command += ["-m", "cProfile", "-o", str(self.profile_to)]
-        command += ["-m", "caxton.node", "--data-dir", str(self.data_dir),
-                    "--listen", self.address, "--log-level", "warning"]
+        python = ["-m", "cProfile", "-o", str(self.profile_to)] if self.profile_to else []
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                            env=child_env(), cwd=str(PROJECT_ROOT),
-                                            preexec_fn=stop_with_parent)
-        deadline = time.monotonic() + START_TIMEOUT
-        with caxton.connect(self.address, timeout=0.5) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise BenchUnavailable(f"the node exited at start: {self.log_tail()}")
-                try:
-                    client.ping()
-                    return self
-                except caxton.NodeUnavailable:
-                    if time.monotonic() > deadline:
-                        self.stop()
-                        raise BenchUnavailable(
-                            f"the node did not answer within {START_TIMEOUT:g}s") from None
+            self.process = spawn_node(self.address, self.data_dir, output=log, python=python,
+                                      preexec_fn=stop_with_parent)
+        try:
+            wait_until_serving(self.address, self.process, timeout=START_TIMEOUT)
+        except NodeExited:
+            raise BenchUnavailable(f"the node exited at start: {self.log_tail()}") from None
+        except NodeDidNotStart:
+            self.stop()
+            raise BenchUnavailable(
+                f"the node did not answer within {START_TIMEOUT:g}s") from None
+        return self
 
     @property
     def pid(self) -> int:
