@@ -42,7 +42,12 @@ class Outbox:
         self._frames.append((waiter[0], frame))
 
     def event(self, waiter: Waiter, event: dict[str, Any]) -> None:
-        self._frames.append((waiter[0], protocol.encode_event(waiter[1], event)))
+        """A monitor event: it promises nothing durable, so it leaves at once.
+
+        A ``Down`` is most useful early: it must not wait behind the restart
+        that supervision is about to do, nor behind the turn's commit.
+        """
+        self._send([(waiter[0], protocol.encode_event(waiter[1], event))])
 
     def raw(self, identity: bytes, frame: bytes) -> None:
         self._frames.append((identity, frame))
