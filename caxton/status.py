@@ -28,6 +28,7 @@ class AgentStatus:
     health: str
     restart: str
     policy: str
+    monitors: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentStatus:

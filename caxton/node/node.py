@@ -89,6 +89,9 @@ class Node:
         self.socket: zmq.Socket[bytes] = self.runtime.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES)
+        # a reply to a client that is gone fails instead of vanishing: that is
+        # how monitors of closed clients are found and dropped
+        self.socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.socket.setsockopt(zmq.SNDHWM, 100_000)
         self.socket.setsockopt(zmq.RCVHWM, 100_000)
         try:
@@ -317,6 +320,7 @@ class Node:
             "messages_failed": rec.failed,
             "mailbox_depth": rec.depth,
             "health": rec.health,
+            "monitors": len(rec.monitors),
             "restart": rec.spec.restart,
             "policy": rec.spec.policy_kind,
         }
@@ -638,9 +642,9 @@ class Node:
             rec.last_failure = reason
         rec.health = "down"
         will_restart = rec.ever_ready and _restarts_after(rec.spec, reason)
-        for monitor in rec.monitors:
-            self.outbox.event(monitor, {"name": rec.name, "pid": event.pid, "reason": reason,
-                                        "time": event.time, "restarting": will_restart})
+        down = {"name": rec.name, "pid": event.pid, "reason": reason, "time": event.time,
+                "restarting": will_restart}
+        rec.monitors = [m for m in rec.monitors if self.outbox.event(m, down)]
         if not rec.ever_ready:
             self._give_up(rec, f"first instance did not start: {reason}")
         elif not will_restart and rec.spec.policy_kind not in ("manual", "never"):

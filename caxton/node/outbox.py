@@ -41,13 +41,19 @@ class Outbox:
         frame = protocol.encode_error(waiter[1], type(error).__name__, error.message, error.data)
         self._frames.append((waiter[0], frame))
 
-    def event(self, waiter: Waiter, event: dict[str, Any]) -> None:
+    def event(self, waiter: Waiter, event: dict[str, Any]) -> bool:
         """A monitor event: it promises nothing durable, so it leaves at once.
 
         A ``Down`` is most useful early: it must not wait behind the restart
-        that supervision is about to do, nor behind the turn's commit.
+        that supervision is about to do, nor behind the turn's commit. Returns
+        False when the monitoring client is gone, so its monitor can be dropped.
         """
-        self._send([(waiter[0], protocol.encode_event(waiter[1], event))])
+        try:
+            self._socket.send_multipart(
+                (waiter[0], protocol.encode_event(waiter[1], event)), flags=zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            return exc.errno != zmq.EHOSTUNREACH
+        return True
 
     def raw(self, identity: bytes, frame: bytes) -> None:
         self._frames.append((identity, frame))

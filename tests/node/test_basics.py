@@ -146,6 +146,23 @@ def test_monitor_yields_down_with_reason(client):
         client.monitor("nobody")
 
 
+def test_monitors_of_closed_clients_are_dropped(client):
+    client.spawn("echo", example_path("echo"))
+    kept = client.monitor("echo", timeout=10)
+    client.monitor("echo").close()
+    assert client.status("echo").monitors == 2
+    # The node finds a closed monitor when a Down to it fails; should the close
+    # not have reached the node before the first Down, the next one finds it.
+    for _ in range(3):
+        pid = wait_for(lambda: client.status("echo").pid, what="a serving instance")
+        os.kill(pid, signal.SIGKILL)
+        assert next(kept).pid == pid
+        if client.status("echo").monitors == 1:
+            break
+    assert client.status("echo").monitors == 1
+    kept.close()
+
+
 def _unused_port() -> int:
     from tests.conftest import free_port
 
