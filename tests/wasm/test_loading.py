@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from caxton.wasm import (
 )
 from caxton.wasm.engine import engine_for
 from caxton.wasm.examples import example_names
+from tests.wasm.fresh import run_fresh
 
 ECHO_WAT = example_path("echo").read_text()
 SIMD_WAT = """(module
@@ -123,17 +122,7 @@ def test_every_feature_combination_builds_an_engine() -> None:
         "        engine_for(combo); n += 1\n"
         "print(n)\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "32"
+    assert run_fresh(code).stdout.strip() == "32"
 
 
 def test_example_path_finds_every_example() -> None:

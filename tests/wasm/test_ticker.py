@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 from caxton.wasm import AgentInstance, Limits, NullImports, example_path, load_module
 from caxton.wasm.ticker import IDLE_AFTER_S, TICK_MS, deadline_ticks, ticker
+from tests.wasm.fresh import run_fresh
 
 ROOT = Path(__file__).resolve().parents[2]
 SPIN = Limits(fuel=10**15, deadline_ms=100)
@@ -45,16 +44,7 @@ def test_importing_and_compiling_start_no_thread() -> None:
         "i = w.AgentInstance(c, w.Limits(), w.NullImports())\n"
         "print(before, threading.active_count())\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["1", "2"]
+    assert run_fresh(code).stdout.split() == ["1", "2"]
 
 
 @pytest.mark.timeout(60)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import struct
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from caxton.wasm import InstantiationFailed, Limits, RecordingImports, SecurityPolicy
 from caxton.wasm.host import MAX_WASI_OUTPUT_BYTES
+from tests.wasm.fresh import run_fresh
 
 from .conftest import MakeInstance
 from .wat import agent
@@ -135,16 +133,7 @@ def test_interpreter_exits_cleanly_with_live_wasi_instances() -> None:
         "for i in keep: i.handle(b'bye')\n"
         "print('done')\n"
     )
-    root = Path(__file__).resolve().parents[2]
     for _ in range(3):
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=50,
-            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
+        done = run_fresh(code)
         assert done.stdout.strip() == "done"
         assert "panicked" not in done.stderr, done.stderr[-2000:]
