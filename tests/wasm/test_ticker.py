@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,6 @@ from caxton.wasm import AgentInstance, Limits, NullImports, example_path, load_m
 from caxton.wasm.ticker import IDLE_AFTER_S, TICK_MS, deadline_ticks, ticker
 from tests.wasm.fresh import run_fresh
 
-ROOT = Path(__file__).resolve().parents[2]
 SPIN = Limits(fuel=10**15, deadline_ms=100)
 
 
