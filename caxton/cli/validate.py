@@ -158,7 +158,7 @@ def render_text(report: ValidationReport, name: str, *, verbose: bool = False) -
                 lines.append(f"    warning: {finding.message}")
             elif verbose:
                 lines.append(f"    {finding.message}")
-    total = f"{report.duration_s:.1f}s"
+    total = _duration(report.duration_s)
     if report.passed:
         lines.append(f"{PASS} Validation passed ({total})")
     else:
