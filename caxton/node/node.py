@@ -12,6 +12,7 @@ a client hears "accepted" only for what is durable.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import zmq
 
 from caxton import protocol
@@ -299,12 +301,8 @@ class Node:
     def status_of(self, rec: AgentRecord) -> dict[str, Any]:
         rss = 0
         if rec.pid is not None:
-            try:
-                import psutil
-
+            with contextlib.suppress(psutil.Error):  # the process just went away
                 rss = psutil.Process(rec.pid).memory_info().rss
-            except Exception:
-                rss = 0
         return {
             "name": rec.name,
             "state": str(rec.lifecycle.state),
