@@ -219,7 +219,11 @@ class Runtime(Loop):
         by_rid = self._by_rid
         decode = wire.decode
         ext = wire.ExtType
+        events = router.getsockopt
         for _ in range(_ROUTER_BATCH):
+            # Asking is cheaper than a recv that fails: pyzmq builds an exception for that.
+            if router.closed or not events(zmq.EVENTS) & zmq.POLLIN:
+                return
             try:
                 rid = recv(zmq.NOBLOCK)
             except zmq.Again:

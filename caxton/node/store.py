@@ -6,6 +6,15 @@ agent, dead letters and lifecycle events. The node writes within one open
 transaction per loop turn and commits once at the end of the turn, so the
 journal costs one commit per batch rather than one per message.
 
+The two writes on the message hot path, appending to the journal and marking
+a message handled, are write-behind: they are buffered in memory and written
+in one ``executemany`` each just before the commit (or before any other
+statement, so the order of writes is always the order of calls). Message ids
+are therefore handed out here rather than by SQLite, which lets the node send
+a message to its agent first and journal it while the agent works. Nothing is
+promised to a client before the commit, so the buffer is never a hole in the
+delivery promise.
+
 ``synchronous=NORMAL`` in WAL mode makes a commit durable against the node
 process dying (even by SIGKILL), which is the failure the delivery promise is
 about; it does not fsync each commit, so a power cut may lose the last turns.
@@ -110,20 +119,52 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._in_transaction = False
+        self._appended: list[tuple[int, str, str, bytes]] = []
+        self._handled: list[tuple[int]] = []
+        self._next_id = self._last_message_id() + 1
+
+    def _last_message_id(self) -> int:
+        """The highest message id ever used, deleted rows included (ids are never reused)."""
+        row = self._db.execute(
+            "SELECT max(seq) FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+        used = self._db.execute("SELECT max(id) FROM messages").fetchone()
+        return max(row[0] or 0, used[0] or 0)
 
     # -- transactions: one per loop turn ----------------------------------------
 
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+    def _begin(self) -> None:
         if not self._in_transaction:
             self._db.execute("BEGIN")
             self._in_transaction = True
+
+    def _write_behind(self) -> None:
+        """Write the buffered journal appends and handled marks, in that order."""
+        if self._appended:
+            self._begin()
+            self._db.executemany(
+                "INSERT INTO messages (id, agent, sender, payload) VALUES (?, ?, ?, ?)",
+                self._appended)
+            self._appended = []
+        if self._handled:
+            self._begin()
+            self._db.executemany("UPDATE messages SET handled = 1 WHERE id = ?", self._handled)
+            self._handled = []
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        self._write_behind()
+        self._begin()
+        return self._db.execute(sql, tuple(params))
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        self._write_behind()
         return self._db.execute(sql, tuple(params))
 
     @property
     def dirty(self) -> bool:
-        return self._in_transaction
+        return self._in_transaction or bool(self._appended or self._handled)
 
     def commit(self) -> None:
+        self._write_behind()
         if self._in_transaction:
             self._db.execute("COMMIT")
             self._in_transaction = False
@@ -141,7 +182,7 @@ class Store:
         )
 
     def get_module(self, sha256: str) -> bytes | None:
-        row = self._db.execute("SELECT wasm FROM modules WHERE sha256 = ?", (sha256,)).fetchone()
+        row = self._read("SELECT wasm FROM modules WHERE sha256 = ?", (sha256,)).fetchone()
         return None if row is None else bytes(row[0])
 
     # -- agents -------------------------------------------------------------------
@@ -160,7 +201,7 @@ class Store:
                     (state, time.time(), name))
 
     def load_agents(self) -> list[tuple[dict[str, Any], str]]:
-        rows = self._db.execute("SELECT spec, state FROM agents ORDER BY created").fetchall()
+        rows = self._read("SELECT spec, state FROM agents ORDER BY created").fetchall()
         return [(_unpack(spec), state) for spec, state in rows]
 
     def delete_agent(self, name: str) -> None:
@@ -171,25 +212,22 @@ class Store:
     # -- the journal ----------------------------------------------------------------
 
     def append_message(self, agent: str, sender: str, payload: bytes) -> int:
-        cursor = self._write(
-            "INSERT INTO messages (agent, sender, payload) VALUES (?, ?, ?)",
-            (agent, sender, payload),
-        )
-        return int(cursor.lastrowid or 0)
+        """Journal a message (write-behind: durable at the next commit); returns its id."""
+        message_id = self._next_id
+        self._next_id += 1
+        self._appended.append((message_id, agent, sender, payload))
+        return message_id
 
     def mark_handled(self, message_ids: list[int]) -> None:
-        if not self._in_transaction:
-            self._db.execute("BEGIN")
-            self._in_transaction = True
-        self._db.executemany("UPDATE messages SET handled = 1 WHERE id = ?",
-                             [(i,) for i in message_ids])
+        """Mark messages handled (write-behind: durable at the next commit)."""
+        self._handled += [(i,) for i in message_ids]
 
     def record_attempt(self, message_id: int, attempts: int, reasons: list[str]) -> None:
         self._write("UPDATE messages SET attempts = ?, reasons = ? WHERE id = ?",
                     (attempts, _pack(reasons), message_id))
 
     def _messages(self, agent: str, handled: int) -> list[StoredMessage]:
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT id, sender, payload, attempts, reasons FROM messages"
             " WHERE agent = ? AND handled = ? ORDER BY id",
             (agent, handled),
@@ -221,7 +259,7 @@ class Store:
                     (agent, last_message_id))
 
     def latest_snapshot(self, agent: str) -> StoredSnapshot | None:
-        row = self._db.execute(
+        row = self._read(
             "SELECT state, last_message_id, created FROM snapshots WHERE agent = ?", (agent,)
         ).fetchone()
         return None if row is None else StoredSnapshot(bytes(row[0]), row[1], row[2])
@@ -240,7 +278,7 @@ class Store:
         self._write("DELETE FROM messages WHERE id = ?", (message.id,))
 
     def dead_letters(self, agent: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT message_id, sender, payload, reasons, time FROM dead_letters"
             " WHERE agent = ? ORDER BY id",
             (agent,),
@@ -261,7 +299,7 @@ class Store:
         )
 
     def events(self, agent: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT time, kind, from_state, to_state, reason FROM events WHERE agent = ?"
             " ORDER BY id",
             (agent,),
