@@ -222,7 +222,6 @@ class Node:
         dirty, self.router.dirty = self.router.dirty, set()
         for rec in dirty:
             self.router.dispatch(rec)
-        self.outbox.flush_early()
         if self.router.accepted or self.outbox:
             self.router.accepted = False
             self.store.commit()

@@ -3,7 +3,10 @@
 A client may only hear "accepted" for a message once the message is durable,
 so every reply produced during a loop turn waits here and leaves right after
 the store commits. Replies that carry no durability promise (errors, status)
-travel the same way, which keeps the order of replies to one client intact.
+travel the same way. Two kinds leave at once instead: the reply to a call
+whose message is already committed (the latency of ``call`` is the product's
+headline figure) and monitor events. Clients match replies by request id, so
+nothing depends on the order in which replies to different requests arrive.
 """
 
 from __future__ import annotations
@@ -22,20 +25,28 @@ class Outbox:
     def __init__(self, socket: zmq.Socket[bytes]) -> None:
         self._socket = socket
         self._frames: list[tuple[bytes, bytes]] = []
-        self._early: list[tuple[bytes, bytes]] = []
 
     def ok(self, waiter: Waiter, result: Any) -> None:
         self._frames.append((waiter[0], protocol.encode_ok(waiter[1], result)))
 
-    def reply(self, waiter: Waiter, result: Any) -> None:
-        """A call's reply: it may leave before the turn's commit.
+    def reply(self, waiter: Waiter, result: Any, *, durable: bool) -> None:
+        """A call's reply: it leaves at once when the call's message is durable.
 
-        The message itself was journaled in an earlier turn; only its "handled"
-        mark is in this turn's transaction. Should the node die before that
-        commits, the message is delivered again and its effects recomputed from
-        the last snapshot, so the reply the caller got stays true.
+        ``durable`` says the message itself is committed in the journal; only
+        its "handled" mark may still be in the open transaction. Should the node
+        die before that commits, the message is delivered again and its effects
+        recomputed from the last snapshot, so the reply the caller got stays
+        true. A reply to a message not yet committed (a fast agent answered
+        within the turn that accepted it) waits for the turn's commit.
         """
-        self._early.append((waiter[0], protocol.encode_ok(waiter[1], result)))
+        frame = protocol.encode_ok(waiter[1], result)
+        if not durable:
+            self._frames.append((waiter[0], frame))
+            return
+        # A client that is gone or not reading has timed out its request.
+        with contextlib.suppress(zmq.ZMQError):
+            self._socket.send(waiter[0], zmq.SNDMORE | zmq.NOBLOCK)
+            self._socket.send(frame, zmq.NOBLOCK)
 
     def error(self, waiter: Waiter, error: CaxtonError) -> None:
         frame = protocol.encode_error(waiter[1], type(error).__name__, error.message, error.data)
@@ -59,11 +70,7 @@ class Outbox:
         self._frames.append((identity, frame))
 
     def __bool__(self) -> bool:
-        return bool(self._frames or self._early)
-
-    def flush_early(self) -> None:
-        frames, self._early = self._early, []
-        self._send(frames)
+        return bool(self._frames)
 
     def flush(self) -> None:
         frames, self._frames = self._frames, []

@@ -79,10 +79,16 @@ class Router:
                caller: Waiter | None = None) -> int:
         message_id = self.store.append_message(rec.name, sender, payload)
         rec.mailbox.append(Message(message_id, sender, payload))
-        self.dirty.add(rec)
         self.accepted = True
         if caller is not None:
             rec.callers[message_id] = caller
+        if rec.in_flight:
+            self.dirty.add(rec)  # busy: batch what arrives this turn
+        else:
+            # idle: it waits for nothing, so hand it over now; the journal
+            # entry is written while the agent works (nothing is promised
+            # before the turn's commit)
+            self.dispatch(rec)
         return message_id
 
     # -- handing messages to the instance ----------------------------------------
@@ -145,7 +151,8 @@ class Router:
             caller = rec.callers.pop(message_id, None)
             if caller is not None:
                 if status == "ok":
-                    self.outbox.reply(caller, reply)
+                    self.outbox.reply(caller, reply,
+                                      durable=message_id <= self.store.durable_through)
                 else:
                     self.outbox.error(caller, CallFailed(
                         f"agent {rec.name!r} reported an error: {text}",

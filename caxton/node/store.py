@@ -122,6 +122,8 @@ class Store:
         self._appended: list[tuple[int, str, str, bytes]] = []
         self._handled: list[tuple[int]] = []
         self._next_id = self._last_message_id() + 1
+        #: every message id up to this one is committed: durable
+        self.durable_through = self._next_id - 1
 
     def _last_message_id(self) -> int:
         """The highest message id ever used, deleted rows included (ids are never reused)."""
@@ -168,6 +170,7 @@ class Store:
         if self._in_transaction:
             self._db.execute("COMMIT")
             self._in_transaction = False
+        self.durable_through = self._next_id - 1
 
     def close(self) -> None:
         self.commit()
