@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import zmq
 
 from . import reasons, wire
+from .flags import NOBLOCK, readable
 from .records import Exit
 
 __all__ = ["ChildLink", "run_child"]
@@ -67,7 +68,7 @@ class ChildLink:
                 if not sock.poll(ms, zmq.POLLIN):
                     return None
                 try:
-                    frame = sock.recv(zmq.NOBLOCK)
+                    frame = sock.recv(NOBLOCK)
                 except zmq.Again:
                     continue
             message = wire.decode(frame)
@@ -89,13 +90,12 @@ class ChildLink:
         recv = self._sock.recv
         decode = wire.decode
         ext = wire.ExtType
-        events = self._sock.getsockopt
+        sock = self._sock
         while len(out) < max_messages:
-            # Asking is cheaper than a recv that fails: pyzmq builds an exception for that.
-            if not events(zmq.EVENTS) & zmq.POLLIN:
+            if not readable(sock):
                 break
             try:
-                frame = recv(zmq.NOBLOCK)
+                frame = recv(NOBLOCK)
             except zmq.Again:
                 break
             message = decode(frame)

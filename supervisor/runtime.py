@@ -27,6 +27,7 @@ import zmq
 
 from . import _prctl, reasons, wire
 from .errors import ChildNotRunning, RuntimeClosed, SpecError, ZygoteError
+from .flags import NOBLOCK, RCVMORE, SNDMORE, readable
 from .loop import Loop
 from .process import Process
 from .records import Down, Event, MonitorRef
@@ -221,11 +222,10 @@ class Runtime(Loop):
         ext = wire.ExtType
         events = router.getsockopt
         for _ in range(_ROUTER_BATCH):
-            # Asking is cheaper than a recv that fails: pyzmq builds an exception for that.
-            if router.closed or not events(zmq.EVENTS) & zmq.POLLIN:
+            if router.closed or not readable(router):
                 return
             try:
-                rid = recv(zmq.NOBLOCK)
+                rid = recv(NOBLOCK)
             except zmq.Again:
                 return
             except zmq.ZMQError:
@@ -233,7 +233,7 @@ class Runtime(Loop):
                     return
                 raise
             frame = recv()
-            while router.rcvmore:
+            while events(RCVMORE):
                 recv()
             proc = by_rid.get(rid)
             if proc is None:
@@ -297,7 +297,7 @@ class Runtime(Loop):
 
     def _deliver(self, proc: Process, data: bytes) -> bool:
         try:
-            self._router.send(proc.rid, zmq.SNDMORE)
+            self._router.send(proc.rid, SNDMORE)
             self._router.send(data)
         except zmq.ZMQError as exc:
             if exc.errno == errno.EHOSTUNREACH:
@@ -514,7 +514,7 @@ class Runtime(Loop):
         proc.ping_seq += 1
         seq = proc.ping_seq
         try:
-            self._router.send(proc.health_rid, zmq.SNDMORE)
+            self._router.send(proc.health_rid, SNDMORE)
             self._router.send(wire.PING + b"%d" % seq)
         except zmq.ZMQError:
             pass  # not connected (yet): counts as a miss

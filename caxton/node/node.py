@@ -57,6 +57,7 @@ from caxton.wasm import (
     validate,
 )
 from supervisor import Event, Runtime, SpecError, TimerHandle
+from supervisor.flags import NOBLOCK, readable
 
 log = logging.getLogger("caxton.node")
 
@@ -248,13 +249,12 @@ class Node:
 
     def _on_readable(self) -> None:
         sock = self.socket
-        recv, events = sock.recv_multipart, sock.getsockopt
+        recv = sock.recv_multipart
         for _ in range(2000):
-            # Asking is cheaper than a recv that fails: pyzmq builds an exception for that.
-            if not events(zmq.EVENTS) & zmq.POLLIN:
+            if not readable(sock):
                 break
             try:
-                frames = recv(zmq.NOBLOCK)
+                frames = recv(NOBLOCK)
             except zmq.Again:
                 break
             self._handle_frames(frames)

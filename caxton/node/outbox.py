@@ -19,6 +19,7 @@ import zmq
 from caxton import protocol
 from caxton.errors import CaxtonError
 from caxton.node.records import Waiter
+from supervisor.flags import NOBLOCK, SNDMORE
 
 
 class Outbox:
@@ -45,8 +46,8 @@ class Outbox:
             return
         # A client that is gone or not reading has timed out its request.
         with contextlib.suppress(zmq.ZMQError):
-            self._socket.send(waiter[0], zmq.SNDMORE | zmq.NOBLOCK)
-            self._socket.send(frame, zmq.NOBLOCK)
+            self._socket.send(waiter[0], SNDMORE | NOBLOCK)
+            self._socket.send(frame, NOBLOCK)
 
     def error(self, waiter: Waiter, error: CaxtonError) -> None:
         frame = protocol.encode_error(waiter[1], type(error).__name__, error.message, error.data)
@@ -61,7 +62,7 @@ class Outbox:
         """
         try:
             self._socket.send_multipart(
-                (waiter[0], protocol.encode_event(waiter[1], event)), flags=zmq.NOBLOCK)
+                (waiter[0], protocol.encode_event(waiter[1], event)), flags=NOBLOCK)
         except zmq.ZMQError as exc:
             return exc.errno != zmq.EHOSTUNREACH
         return True
@@ -81,4 +82,4 @@ class Outbox:
         for identity, frame in frames:
             # A client that is gone or not reading has timed out its request.
             with contextlib.suppress(zmq.ZMQError):
-                send((identity, frame), flags=zmq.NOBLOCK)
+                send((identity, frame), flags=NOBLOCK)
