@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import zmq
 
@@ -97,7 +97,24 @@ class Client:
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
         sock.connect(self.address)
+        self._recv_timeout_ms = -1  # the socket's RCVTIMEO: ZeroMQ's default, forever
         return sock
+
+    def _recv(self, timeout: float) -> bytes | None:
+        """The next reply frame, or None after ``timeout`` seconds.
+
+        A blocking recv under RCVTIMEO rather than poll-then-recv: pyzmq's
+        ``Socket.poll`` builds a ``Poller`` on every call, and a call's
+        round trip is the figure users feel most.
+        """
+        ms = max(1, int(timeout * 1000 + 0.999))
+        if ms != self._recv_timeout_ms:
+            self._socket.setsockopt(zmq.RCVTIMEO, ms)
+            self._recv_timeout_ms = ms
+        try:
+            return self._socket.recv()
+        except zmq.Again:
+            return None
 
     # -- plumbing -------------------------------------------------------------
 
@@ -119,20 +136,22 @@ class Client:
 
     def _await(self, request_id: int, operation: str, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
+        remaining = timeout
         while True:
+            frame = self._recv(remaining)
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._socket.poll(int(remaining * 1000) + 1):
-                if time.monotonic() < deadline:
+            if frame is None:
+                if remaining > 0:
                     continue
                 self._expire(operation, timeout)
-            reply_id, kind, body = protocol.decode_reply(self._socket.recv())
+            reply_id, kind, body = protocol.decode_reply(frame)
             if reply_id != request_id:
                 continue  # a late reply to a request that already timed out
             if kind == "error":
                 raise error_from_wire(body["type"], body["message"], body.get("data"))
             return body
 
-    def _expire(self, operation: str, timeout: float) -> None:
+    def _expire(self, operation: str, timeout: float) -> NoReturn:
         # A fresh socket drops whatever the old one still had queued, so a node
         # that comes back later does not answer into the wrong request.
         self._socket.close(0)
@@ -229,9 +248,10 @@ class Client:
 
         def collect_one() -> None:
             nonlocal outstanding, error
-            if not self._socket.poll(int(timeout * 1000)):
+            frame = self._recv(timeout)
+            if frame is None:
                 self._expire(operation, timeout)
-            reply_id, kind, body = protocol.decode_reply(self._socket.recv())
+            reply_id, kind, body = protocol.decode_reply(frame)
             if reply_id not in results:
                 return
             outstanding -= 1
