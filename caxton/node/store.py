@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS agents (
     updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     agent TEXT NOT NULL,
     sender TEXT NOT NULL,
     payload BLOB NOT NULL,
@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS messages (
     attempts INTEGER NOT NULL DEFAULT 0,
     reasons BLOB
 );
-CREATE INDEX IF NOT EXISTS messages_by_agent ON messages (agent, handled, id);
+CREATE INDEX IF NOT EXISTS messages_by_agent_id ON messages (agent, id);
 CREATE TABLE IF NOT EXISTS snapshots (
     agent TEXT PRIMARY KEY,
     state BLOB NOT NULL,
@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_agent ON dead_letters (agent, id);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     agent TEXT NOT NULL,
@@ -126,11 +130,26 @@ class Store:
         self.durable_through = self._next_id - 1
 
     def _last_message_id(self) -> int:
-        """The highest message id ever used, deleted rows included (ids are never reused)."""
+        """The highest message id ever used: ids are never reused.
+
+        Every id that left the journal is still on record: a snapshot's
+        ``last_message_id`` covers what a cut deleted, a dead letter keeps its
+        message's id, and removing an agent raises the ``id_floor``. Keeping
+        it this way, rather than with AUTOINCREMENT, spares every commit a
+        write of the ``sqlite_sequence`` page.
+        """
         row = self._db.execute(
-            "SELECT max(seq) FROM sqlite_sequence WHERE name = 'messages'").fetchone()
-        used = self._db.execute("SELECT max(id) FROM messages").fetchone()
-        return max(row[0] or 0, used[0] or 0)
+            "SELECT max(coalesce((SELECT max(id) FROM messages), 0),"
+            " coalesce((SELECT max(message_id) FROM dead_letters), 0),"
+            " coalesce((SELECT max(last_message_id) FROM snapshots), 0),"
+            " coalesce((SELECT value FROM meta WHERE key = 'id_floor'), 0))").fetchone()
+        last = int(row[0])
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+                            ).fetchone() is not None:  # a data folder from before
+            seq = self._db.execute(
+                "SELECT max(seq) FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+            last = max(last, int(seq[0] or 0))
+        return last
 
     # -- transactions: one per loop turn ----------------------------------------
 
@@ -211,6 +230,10 @@ class Store:
         for table in ("agents", "messages", "snapshots", "dead_letters"):
             column = "name" if table == "agents" else "agent"
             self._write(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+        # the ids it used are no longer on record anywhere: remember the floor
+        self._write("INSERT INTO meta (key, value) VALUES ('id_floor', ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (self._next_id - 1,))
 
     # -- the journal ----------------------------------------------------------------
 
@@ -266,9 +289,6 @@ class Store:
             "SELECT state, last_message_id, created FROM snapshots WHERE agent = ?", (agent,)
         ).fetchone()
         return None if row is None else StoredSnapshot(bytes(row[0]), row[1], row[2])
-
-    def drop_snapshot(self, agent: str) -> None:
-        self._write("DELETE FROM snapshots WHERE agent = ?", (agent,))
 
     # -- dead letters -------------------------------------------------------------------
 

@@ -77,3 +77,43 @@ def test_agents_and_events_round_trip(tmp_path: Path):
     store.commit()
     assert store.load_agents() == []
     store.close()
+
+
+def test_message_ids_are_never_reused_after_cuts_dead_letters_and_removal(tmp_path: Path):
+    db = tmp_path / "db.sqlite"
+    store = Store(db)
+    cut = [store.append_message("a", "", b"x") for _ in range(3)]
+    store.mark_handled(cut)
+    store.save_snapshot("a", b"s", cut[-1])  # the journal of "a" is now empty
+    poison = store.append_message("b", "", b"p")
+    store.dead_letter("b", store.pending_messages("b")[0], ["trap"])
+    store.commit()
+    store.close()
+
+    store = Store(db)
+    after_restart = store.append_message("c", "", b"y")
+    assert after_restart > max(*cut, poison)
+    store.delete_agent("a")
+    store.delete_agent("b")
+    store.delete_agent("c")  # nothing at all is on record now
+    store.commit()
+    store.close()
+
+    store = Store(db)
+    assert store.append_message("d", "", b"z") > after_restart
+    store.close()
+
+
+def test_uncommitted_appends_are_written_before_any_other_statement(tmp_path: Path):
+    """Write-behind keeps the order of calls: a read sees the buffered rows,
+    a cut after handled marks cuts them."""
+    store = Store(tmp_path / "db.sqlite")
+    ids = [store.append_message("a", "", f"m{i}".encode()) for i in range(3)]
+    assert [m.id for m in store.pending_messages("a")] == ids
+    store.mark_handled(ids[:2])
+    store.cut_journal("a", ids[1])
+    store.commit()
+    assert [m.id for m in store.pending_messages("a")] == [ids[2]]
+    assert store.handled_messages("a") == []
+    assert store.durable_through == ids[-1]
+    store.close()
