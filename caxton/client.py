@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import zmq
 
 from caxton import protocol
+from caxton.endpoint import is_loopback_tcp, usable_ipc
 from caxton.errors import (
     CallTimeout,
     CaxtonError,
@@ -31,15 +32,19 @@ from caxton.status import AgentStatus, DeadLetter, Down
 
 ModuleSource = bytes | str | os.PathLike[str]
 _WASM_MAGIC = b"\x00asm"
+# how long the IPC socket a node advertised gets to answer before TCP is kept
+_LOCAL_PROBE_SECONDS = 1.0
 
 
-def connect(address: str | None = None, *, timeout: float = 5.0) -> Client:
+def connect(address: str | None = None, *, timeout: float = 5.0, local: bool = True) -> Client:
     """Connect to a node (``None``: the local default, ``tcp://127.0.0.1:7700``).
 
     ZeroMQ connects lazily, so this never fails by itself; the first request
-    raises ``NodeUnavailable`` when nothing answers within ``timeout``.
+    raises ``NodeUnavailable`` when nothing answers within ``timeout``. With
+    ``local`` (the default), a loopback TCP address is upgraded to the node's
+    IPC socket when this process can open it (``caxton.endpoint``).
     """
-    return Client(address or protocol.DEFAULT_ADDRESS, timeout=timeout)
+    return Client(address or protocol.DEFAULT_ADDRESS, timeout=timeout, local=local)
 
 
 def read_module_source(module: ModuleSource) -> bytes:
@@ -84,21 +89,51 @@ def _options(value: Any) -> Any:
 
 
 class Client:
-    def __init__(self, address: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, address: str, *, timeout: float = 5.0, local: bool = True) -> None:
         self.address = address
+        #: what the socket is connected to: ``address``, or the node's IPC socket
+        self.endpoint = address
         self.timeout = timeout
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-        self._socket = self._new_socket()
         self._ids = itertools.count(1)
+        self._local = local and is_loopback_tcp(address)
+        self._socket = self._new_socket(address)
 
-    def _new_socket(self) -> zmq.Socket[bytes]:
+    def _new_socket(self, endpoint: str) -> zmq.Socket[bytes]:
         sock: zmq.Socket[bytes] = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
-        sock.connect(self.address)
+        sock.connect(endpoint)
+        self.endpoint = endpoint
         self._recv_timeout_ms = -1  # the socket's RCVTIMEO: ZeroMQ's default, forever
+        # a loopback address is upgraded before the first request that uses it
+        self._unresolved = self._local and endpoint == self.address
         return sock
+
+    def _resolve_local(self, timeout: float) -> None:
+        """Move to the node's IPC socket if it is the same node and this process can open it."""
+        self._unresolved = False
+        info = self._exchange("ping", {}, timeout)
+        local = info.get("local") if isinstance(info, dict) else None
+        if not usable_ipc(local):
+            return
+        assert isinstance(local, str)
+        tcp = self._socket
+        self._socket = self._new_socket(local)
+        try:
+            probe = self._exchange("ping", {}, min(timeout, _LOCAL_PROBE_SECONDS))
+        except NodeUnavailable:
+            probe = None  # _expire already went back to ``address``
+        if isinstance(probe, dict) and probe.get("instance") == info.get("instance"):
+            tcp.close(0)
+            return
+        if self._socket is not tcp:
+            self._socket.close(0)
+        self._socket = tcp
+        self.endpoint = self.address
+        self._recv_timeout_ms = -1
+        self._unresolved = False
 
     def _recv(self, timeout: float) -> bytes | None:
         """The next reply frame, or None after ``timeout`` seconds.
@@ -121,6 +156,12 @@ class Client:
     def _request(
         self, operation: str, arguments: dict[str, Any], timeout: float | None = None
     ) -> Any:
+        timeout = self.timeout if timeout is None else timeout
+        if self._unresolved:
+            self._resolve_local(timeout)
+        return self._exchange(operation, arguments, timeout)
+
+    def _exchange(self, operation: str, arguments: dict[str, Any], timeout: float) -> Any:
         request_id = next(self._ids)
         try:
             frame = protocol.encode_request(request_id, operation, arguments)
@@ -132,7 +173,7 @@ class Client:
                                   f"limit of {protocol.MAX_FRAME_BYTES}", size=len(frame),
                                   limit=protocol.MAX_FRAME_BYTES)
         self._socket.send(frame)
-        return self._await(request_id, operation, self.timeout if timeout is None else timeout)
+        return self._await(request_id, operation, timeout)
 
     def _await(self, request_id: int, operation: str, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
@@ -155,7 +196,7 @@ class Client:
         # A fresh socket drops whatever the old one still had queued, so a node
         # that comes back later does not answer into the wrong request.
         self._socket.close(0)
-        self._socket = self._new_socket()
+        self._socket = self._new_socket(self.address)
         if operation == "call":
             raise CallTimeout(f"no reply within {timeout:g}s", timeout=timeout)
         raise NodeUnavailable(
@@ -241,6 +282,8 @@ class Client:
         self, operation: str, name: str, items: Iterable[Any], window: int, timeout: float,
         argument: str = "payload",
     ) -> list[Any]:
+        if self._unresolved:
+            self._resolve_local(timeout)
         results: dict[int, Any] = {}
         order: list[int] = []
         outstanding = 0
@@ -308,7 +351,9 @@ class Client:
         happens after the call is missed. ``timeout`` bounds the wait for each
         event (``None``: forever); when it passes, the iteration ends.
         """
-        return Monitor(self._context, self.address, name, next(self._ids), self.timeout, timeout)
+        if self._unresolved:
+            self._resolve_local(self.timeout)
+        return Monitor(self._context, self.endpoint, name, next(self._ids), self.timeout, timeout)
 
     def close(self) -> None:
         self._socket.close(0)

@@ -31,6 +31,8 @@ FIGURES: tuple[Figure, ...] = (
            "pyzmq+msgpack echo", Target("median", "<=", 250.0, "<= 250 us p50")),
     Figure("call.rate", "call", "3 sequential calls/s", "/s", "higher", None,
            "pyzmq+msgpack echo"),
+    Figure("call.rtt.tcp", "call", "3 call round trip over loopback TCP (local=False)", "us",
+           "lower", "p99", "pyzmq+msgpack echo, TCP"),
     Figure("call.rtt.ray", "call", "3 call round trip vs Ray actor", "us", "lower", "p99",
            "Ray actor", RAY_TARGET, ray=True),
     Figure("call.rate.ray", "call", "3 sequential calls/s vs Ray actor", "/s", "higher", None,

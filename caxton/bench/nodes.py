@@ -77,8 +77,11 @@ class BenchNode:
             raise BenchUnavailable("the node is not running")
         return self.process.pid
 
-    def client(self, timeout: float = 30.0) -> caxton.Client:
-        return caxton.connect(self.address, timeout=timeout)
+    def client(self, timeout: float = 30.0, *, local: bool = True) -> caxton.Client:
+        """A client as a user gets one; ``local=False`` keeps it on loopback TCP."""
+        client = caxton.connect(self.address, timeout=timeout, local=local)
+        client.ping()  # settle the transport before anything is timed
+        return client
 
     def rss_bytes(self) -> int:
         return int(psutil.Process(self.pid).memory_info().rss)

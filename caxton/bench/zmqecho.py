@@ -1,8 +1,9 @@
 """The messaging baseline: a raw pyzmq + msgpack echo between two processes.
 
-This is the floor under every call through a node: one ZeroMQ hop over
-loopback TCP with a msgpack frame decoded and re-encoded on the far side, and
-nothing else (no journal, no agent process, no WebAssembly). The server is
+This is the floor under every call through a node: one ZeroMQ round trip over
+the transport the client uses (loopback TCP, or the IPC socket a local client
+is upgraded to) with a msgpack frame decoded and re-encoded on the far side,
+and nothing else (no journal, no agent process, no WebAssembly). The server is
 ``echoserver.py``, run as its own interpreter; ``EchoClient`` drives it the way
 ``caxton.Client`` drives a node, sequentially or with a window of requests in
 flight.
@@ -26,18 +27,27 @@ from caxton.bench.nodes import PROJECT_ROOT, child_env
 class EchoServer:
     """The echo server process, started and stopped by the benchmark."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: str = "tcp://127.0.0.1:*") -> None:
         self.process: subprocess.Popen[str] | None = None
+        self.endpoint = endpoint
         self.address = ""
+
+    @classmethod
+    def like(cls, client_endpoint: str, scratch: Path) -> EchoServer:
+        """A server on the same transport as a client's connection to its node."""
+        if client_endpoint.startswith("ipc://"):
+            scratch.mkdir(parents=True, exist_ok=True)
+            return cls(f"ipc://{scratch / 'echo.sock'}")
+        return cls()
 
     def __enter__(self) -> EchoServer:
         server = Path(__file__).resolve().parent / "echoserver.py"
-        self.process = subprocess.Popen([sys.executable, str(server)],
+        self.process = subprocess.Popen([sys.executable, str(server), self.endpoint],
                                         stdout=subprocess.PIPE, text=True, env=child_env(),
                                         cwd=str(PROJECT_ROOT))
         assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()
-        if not line.startswith("tcp://"):
+        if not line.startswith(("tcp://", "ipc://")):
             self.__exit__(None, None, None)
             raise BenchUnavailable(f"the echo server did not start (said {line!r})")
         self.address = line
@@ -59,14 +69,17 @@ class EchoClient:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, 0)
         self._socket.setsockopt(zmq.RCVHWM, 0)
+        # a blocking recv under a timeout, as caxton.Client waits for replies
+        self._socket.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
         self._socket.connect(address)
-        self._timeout_ms = int(timeout * 1000)
         self._next_id = 0
 
     def _receive(self) -> tuple[int, bytes]:
-        if not self._socket.poll(self._timeout_ms):
-            raise BenchUnavailable("the echo server stopped answering")
-        request_id, _, payload = msgpack.unpackb(self._socket.recv())
+        try:
+            frame = self._socket.recv()
+        except zmq.Again:
+            raise BenchUnavailable("the echo server stopped answering") from None
+        request_id, _, payload = msgpack.unpackb(frame)
         return int(request_id), bytes(payload)
 
     def call(self, payload: bytes) -> bytes:

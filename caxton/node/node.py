@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import time
@@ -28,6 +29,7 @@ import psutil
 import zmq
 
 from caxton import protocol
+from caxton.endpoint import local_endpoint
 from caxton.errors import (
     AgentExists,
     AgentNotRunning,
@@ -103,6 +105,9 @@ class Node:
             self.close()
             raise NodeError(f"cannot listen on {listen}: {exc}") from None
         self.address = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.local_address = self._listen_locally(listen)
+        # tells a client that the IPC socket it found leads to this very node
+        self.instance = secrets.token_hex(8)
         self.outbox = Outbox(self.socket)
         self.agents: dict[str, AgentRecord] = {}
         self._by_supervisor: dict[str, AgentRecord] = {}
@@ -134,6 +139,19 @@ class Node:
         self.runtime.call_later(TICK_SECONDS, self._tick)
 
     # -- process plumbing ------------------------------------------------------------
+
+    def _listen_locally(self, listen: str) -> str | None:
+        """Also listen on an IPC socket in the data folder, for clients on this host
+        (see ``caxton.endpoint``); the node works without it."""
+        local = local_endpoint(self.data_dir)
+        if local is None or listen.startswith("ipc://"):
+            return None
+        try:
+            self.socket.bind(local)
+        except zmq.ZMQError as exc:
+            log.warning("not listening on %s: %s", local, exc)
+            return None
+        return local
 
     def _lock_data_dir(self) -> int:
         fd = os.open(self.data_dir / "node.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -330,7 +348,8 @@ class Node:
 
     def _ping(self, waiter: Waiter, arguments: dict[str, Any]) -> Any:
         return {"node": self.name, "pid": os.getpid(), "agents": len(self.agents),
-                "uptime_s": time.time() - self._started, "protocol": protocol.PROTOCOL_VERSION}
+                "uptime_s": time.time() - self._started, "protocol": protocol.PROTOCOL_VERSION,
+                "local": self.local_address, "instance": self.instance}
 
     def _spawn(self, waiter: Waiter, arguments: dict[str, Any]) -> Any:
         name = check_name(arguments.get("name"))

@@ -100,8 +100,8 @@ def run(ctx: Context) -> Results:
     names = [f"p{i}" for i in range(FAN_OUT_AGENTS)]
     rates: dict[str, list[float]] = {k: [] for k in
                                      ("send1", "call1", "send10", "call10", "raw256", "raw64")}
-    with EchoServer() as server, ctx.node("pipeline") as node, \
-            node.client(timeout=60.0) as client:
+    with ctx.node("pipeline") as node, node.client(timeout=60.0) as client, \
+            EchoServer.like(client.endpoint, ctx.workdir / "pipeline-echo") as server:
         pids = [client.spawn(name, echo, health=HEALTH_OFF, mailbox=4 * n).pid for name in names]
         if pids[0] is None:
             raise BenchUnavailable("the first agent has no process")
