@@ -221,8 +221,9 @@ class Runtime(Loop):
         decode = wire.decode
         ext = wire.ExtType
         events = router.getsockopt
-        for _ in range(_ROUTER_BATCH):
-            if router.closed or not readable(router):
+        for turn in range(_ROUTER_BATCH):
+            # the poll said readable: ask only before the later ones
+            if turn and (router.closed or not readable(router)):
                 return
             try:
                 rid = recv(NOBLOCK)

@@ -59,7 +59,7 @@ from caxton.wasm import (
     validate,
 )
 from supervisor import Event, Runtime, SpecError, TimerHandle
-from supervisor.flags import NOBLOCK, readable
+from supervisor.flags import NOBLOCK, RCVMORE, readable
 
 log = logging.getLogger("caxton.node")
 
@@ -267,15 +267,17 @@ class Node:
 
     def _on_readable(self) -> None:
         sock = self.socket
-        recv = sock.recv_multipart
-        for _ in range(2000):
-            if not readable(sock):
-                break
+        recv, more = sock.recv, sock.getsockopt
+        for _ in range(2000):  # the poll said readable: no need to ask before the first
             try:
-                frames = recv(NOBLOCK)
+                frames = [recv(NOBLOCK)]
             except zmq.Again:
                 break
+            while more(RCVMORE):
+                frames.append(recv())
             self._handle_frames(frames)
+            if not readable(sock):
+                break
         self._schedule_flush()
 
     def _handle_frames(self, frames: list[bytes]) -> None:
