@@ -26,6 +26,7 @@ Frames (msgpack lists) between node and agent:
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,9 @@ def main(link: ChildLink, config: dict[str, Any]) -> None:
         outcome = instance.init(init)
         if not outcome.ok:
             link.exit(f"init_failed: {outcome.reason or outcome.status}: {outcome.message}")
+    # The module, the instance and the imports live as long as the process: out
+    # of the collector's sight, a full collection no longer walks them.
+    gc.freeze()
     link.send(["ready", {"memory_bytes": instance.memory_bytes, "fast_path": instance.fast_path}])
     _serve(link, instance, imports)
 

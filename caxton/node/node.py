@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import logging
 import os
@@ -187,6 +188,11 @@ class Node:
 
         self.runtime.add_reader(wake_r.fileno(), on_signal)
         self.recover()
+        # Everything built so far (imports, recovered agents) lives as long as
+        # the node: out of the collector's sight, a full collection no longer
+        # walks it, which keeps those pauses off the message path.
+        gc.collect()
+        gc.freeze()
         log.info("node %s listening on %s (data %s)", self.name, self.address, self.data_dir)
         try:
             self.runtime.run_forever()
