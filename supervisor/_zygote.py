@@ -9,6 +9,17 @@ reap the child (so the pid can never be reused under the supervisor's feet).
 
 It creates no ZeroMQ context and no thread, so forking it is safe.
 
+A warm pool (``pool`` > 0): a forked child's first touches of the shared
+interpreter pages are copy-on-write faults, and the first run of any code path
+in a fresh process costs several times its later runs; together they make
+most of a child's start-up. So the zygote keeps ``pool`` children forked ahead
+of demand. Each runs the embedder's ``prewarm`` hook (which exercises the
+paths a real child will take), says "ready" on its own socket pair and then
+blocks there for its boot payload. A spawn request hands the payload to the
+oldest ready one and reports it exactly as a fresh fork (or forks a cold child
+when none is ready), then forks a replacement. A pooled child that dies unused
+is reaped silently; after three such deaths in a row the pool is switched off.
+
 Wire (SOCK_SEQPACKET, one message per datagram):
   supervisor -> zygote  ``S`` req:u64 payload   fork a child with this boot payload
   zygote -> supervisor  ``R`` json               ready (list of failed preloads)
@@ -32,9 +43,12 @@ import socket
 import struct
 import sys
 import traceback
+from collections import deque
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 REQ = struct.Struct("<Q")
+LENGTH = struct.Struct("<I")
 FORKED = struct.Struct("<QI")
 EXITED = struct.Struct("<Ii")
 MAX_DATAGRAM = 1 << 16
@@ -66,20 +80,35 @@ def main(argv: list[str]) -> None:
         setproctitle.setproctitle(f"{config['name']} zygote")
     except ImportError:
         pass
+    prewarm = None
+    if config.get("prewarm"):
+        try:
+            module_name, _, attr = config["prewarm"].partition(":")
+            hook = getattr(importlib.import_module(module_name), attr)
+            args = list(config.get("prewarm_args") or [])
+            prewarm = lambda: hook(*args)  # noqa: E731
+        except BaseException as exc:
+            failures.append(f"prewarm {config['prewarm']}: {type(exc).__name__}: {exc}")
     gc.collect()
     gc.freeze()
     try:
         sock.send(b"R" + json.dumps(failures).encode())
     except OSError:
         os._exit(0)  # the supervising process is already gone
-    Zygote(sock).serve()
+    Zygote(sock, pool=int(config.get("pool") or 0) if prewarm else 0, prewarm=prewarm).serve()
 
 
 class Zygote:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, pool: int = 0,
+                 prewarm: Callable[[], object] | None = None) -> None:
         self.sock = sock
         self.pid = os.getpid()
         self.children: set[int] = set()
+        self.pool_size = pool
+        self.prewarm = prewarm
+        self.pool: deque[tuple[int, socket.socket]] = deque()  # (pid, our end of its pair)
+        self.ready: set[int] = set()
+        self.pool_deaths = 0
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -91,6 +120,7 @@ class Zygote:
         poller.register(self.sock.fileno(), select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
         sock_fd = self.sock.fileno()
+        self._refill()
         while True:
             for fd, _ in poller.poll():
                 if fd == self.wake_r:
@@ -129,6 +159,8 @@ class Zygote:
             if pid in self.children:
                 self.children.discard(pid)
                 self._send(b"X" + EXITED.pack(pid, status))
+            else:
+                self._forget_pooled(pid)
 
     def _send(self, data: bytes, fds: list[int] | None = None) -> None:
         try:
@@ -144,13 +176,15 @@ class Zygote:
             return
         (req,) = REQ.unpack_from(data, 1)
         payload = data[1 + REQ.size:]
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            self._send(b"E" + REQ.pack(req) + str(exc).encode())
-            return
-        if pid == 0:
-            self._become_child(payload)
+        pid = self._from_pool(payload)
+        if pid is None:
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                self._send(b"E" + REQ.pack(req) + str(exc).encode())
+                return
+            if pid == 0:
+                self._become_child(payload)
         self.children.add(pid)
         try:
             pidfd = os.pidfd_open(pid)
@@ -162,21 +196,86 @@ class Zygote:
             self._send(b"F" + FORKED.pack(req, pid), [pidfd])
         finally:
             os.close(pidfd)
+        self._refill()
 
-    def _become_child(self, payload: bytes) -> NoReturn:
+    # ----------------------------------------------------------- warm pool
+    def _is_ready(self, pid: int, pair: socket.socket) -> bool:
+        if pid not in self.ready:
+            try:
+                said = pair.recv(1, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return False  # still warming up
+            except OSError:
+                said = b""
+            if said != b"r":
+                return False  # gone: the reaper forgets it
+            self.ready.add(pid)
+        return True
+
+    def _from_pool(self, payload: bytes) -> int | None:
+        """Hand ``payload`` to the oldest ready pooled child; None if none is ready."""
+        for entry in list(self.pool):
+            pid, pair = entry
+            if not self._is_ready(pid, pair):
+                continue
+            self.pool.remove(entry)
+            self.ready.discard(pid)
+            try:
+                pair.sendall(LENGTH.pack(len(payload)) + payload)
+            except OSError:  # it died after saying ready: the reaper collects it
+                continue
+            finally:
+                pair.close()
+            self.pool_deaths = 0
+            return pid
+        return None
+
+    def _refill(self) -> None:
+        while len(self.pool) < self.pool_size:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                pid = os.fork()
+            except OSError:
+                ours.close()
+                theirs.close()
+                return
+            if pid == 0:
+                ours.close()
+                self._become_pooled(theirs)
+            theirs.close()
+            self.pool.append((pid, ours))
+
+    def _forget_pooled(self, pid: int) -> None:
+        for entry in self.pool:
+            if entry[0] == pid:
+                self.pool.remove(entry)
+                self.ready.discard(pid)
+                entry[1].close()
+                self.pool_deaths += 1
+                if self.pool_deaths >= 3:
+                    print("supervisor zygote: pooled children keep dying; pool off",
+                          file=sys.stderr, flush=True)
+                    self.pool_size = 0
+                return
+
+    def _become_pooled(self, pair: socket.socket) -> NoReturn:
         code = 70
         try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            self.sock.close()
-            os.close(self.wake_r)
-            os.close(self.wake_w)
-            from supervisor._prctl import set_pdeathsig
-
-            set_pdeathsig(signal.SIGKILL)
-            if os.getppid() != self.pid:
-                os._exit(1)  # the zygote died between fork and prctl
+            self._detach()
+            if self.prewarm is not None:
+                try:
+                    self.prewarm()
+                except Exception:
+                    traceback.print_exc()  # a cold child is still a child
+            gc.collect()
+            pair.sendall(b"r")
+            header = _read_exactly(pair, LENGTH.size)
+            if header is None:
+                os._exit(0)  # the zygote is gone, or shut the pool down
+            payload = _read_exactly(pair, LENGTH.unpack(header)[0])
+            pair.close()
+            if payload is None:
+                os._exit(0)
             from supervisor.child import run_child
 
             run_child(payload)
@@ -185,7 +284,40 @@ class Zygote:
         finally:
             os._exit(code)
 
+    def _become_child(self, payload: bytes) -> NoReturn:
+        code = 70
+        try:
+            self._detach()
+            from supervisor.child import run_child
+
+            run_child(payload)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+
+    def _detach(self) -> None:
+        """In a fresh child: drop the zygote's fds and handlers, die with the zygote."""
+        for _, other in self.pool:  # the other pooled children's pairs
+            other.close()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.sock.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        from supervisor._prctl import set_pdeathsig
+
+        set_pdeathsig(signal.SIGKILL)
+        if os.getppid() != self.pid:
+            os._exit(1)  # the zygote died between fork and prctl
+
     def _shutdown(self) -> NoReturn:
+        for pid, _ in self.pool:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -193,6 +325,19 @@ class Zygote:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         os._exit(0)
+
+
+def _read_exactly(pair: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        try:
+            chunk = pair.recv(size - len(data))
+        except InterruptedError:
+            continue
+        if not chunk:
+            return None
+        data += chunk
+    return data
 
 
 def _ignore(signum: int, frame: object) -> None:

@@ -50,18 +50,32 @@ class Runtime(Loop):
 
     ``preload`` names modules the zygote imports before it freezes its heap
     (the embedder's heavy modules); ``name`` prefixes the process titles.
+    ``pool`` keeps that many children forked ahead of demand, each of which
+    has run ``prewarm`` (``"module:function"``, called with ``prewarm_args``)
+    while it waited: a child's first touches of the interpreter's pages are
+    copy-on-write faults that cost milliseconds, and a warm child has paid
+    them before anybody waits for it (see ``supervisor._zygote``).
     The supervising process becomes a child subreaper so that children whose
     zygote died are reparented to it and reaped here.
     """
 
-    def __init__(self, *, preload: Sequence[str] = (), name: str = "supervisor") -> None:
+    def __init__(self, *, preload: Sequence[str] = (), name: str = "supervisor",
+                 pool: int = 0, prewarm: str | None = None,
+                 prewarm_args: Sequence[Any] = ()) -> None:
         super().__init__()
         if isinstance(preload, str) or not all(isinstance(m, str) and m for m in preload):
             raise SpecError("preload", "must be a sequence of module names")
         if not isinstance(name, str) or not name:
             raise SpecError("name", "must be a non-empty string")
+        if not isinstance(pool, int) or isinstance(pool, bool) or not 0 <= pool <= 64:
+            raise SpecError("pool", "must be an integer from 0 to 64")
+        if prewarm is not None and (not isinstance(prewarm, str) or ":" not in prewarm):
+            raise SpecError("prewarm", "must be 'module:function'")
         self.name = name
         self._preload = tuple(preload)
+        self._pool = pool
+        self._prewarm = prewarm
+        self._prewarm_args = list(prewarm_args)
         self._closed = False
         self._dir = tempfile.mkdtemp(prefix="sup-")
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -85,6 +99,11 @@ class Runtime(Loop):
         self._zygote = self._start_zygote()
 
     # ================================================================ public
+    @property
+    def preload_failures(self) -> list[str]:
+        """What the zygote could not preload (or the prewarm hook it could not find)."""
+        return list(self._zygote.preload_failures) if self._zygote is not None else []
+
     @property
     def context(self) -> zmq.Context[zmq.Socket[bytes]]:
         """The runtime's ZeroMQ context, for the embedder's own sockets."""
@@ -148,7 +167,8 @@ class Runtime(Loop):
 
     # ============================================================ zygote
     def _start_zygote(self) -> ZygoteClient:
-        zygote = ZygoteClient(self.name, self._preload)
+        zygote = ZygoteClient(self.name, self._preload, pool=self._pool,
+                              prewarm=self._prewarm, prewarm_args=self._prewarm_args)
         zygote.on_lost = self.remove_reader
         self.add_reader(zygote.fileno(), partial(self._on_zygote_readable, zygote))
         return zygote

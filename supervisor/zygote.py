@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ._zygote import EXITED, FORKED, REQ
 from .errors import ZygoteError
@@ -50,9 +51,13 @@ class ZygoteClient:
     runtime consumes them; ``alive`` turns False when the zygote is gone.
     """
 
-    def __init__(self, name: str, preload: Sequence[str]) -> None:
+    def __init__(self, name: str, preload: Sequence[str], *, pool: int = 0,
+                 prewarm: str | None = None, prewarm_args: Sequence[Any] = ()) -> None:
         self.name = name
         self.preload = list(preload)
+        self.pool = pool
+        self.prewarm = prewarm
+        self.prewarm_args = list(prewarm_args)
         self.statuses: dict[int, int] = {}
         self.alive = False
         self.ready = False
@@ -70,6 +75,9 @@ class ZygoteClient:
         config = {
             "sys_path": [p for p in sys.path],
             "preload": self.preload,
+            "pool": self.pool,
+            "prewarm": self.prewarm,
+            "prewarm_args": self.prewarm_args,
             "name": self.name,
             "parent": os.getpid(),
         }

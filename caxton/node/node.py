@@ -69,6 +69,8 @@ TICK_SECONDS = 0.25
 GROUP_COMMIT_SECONDS = 0.005
 SHUTDOWN_DRAIN_SECONDS = 10.0
 AGENT_PRELOAD = ("caxton.agent",)
+# agent processes kept forked and warmed ahead of demand (supervisor._zygote)
+AGENT_POOL = 2
 
 
 class NodeError(RuntimeError):
@@ -91,7 +93,9 @@ class Node:
         self.modules_dir.mkdir(exist_ok=True)
         self.cache = ModuleCache(self.data_dir / "cache")
         self.store = Store(self.data_dir / "caxton.db")
-        self.runtime = Runtime(preload=AGENT_PRELOAD, name=f"caxton node {name}")
+        self.runtime = Runtime(preload=AGENT_PRELOAD, name=f"caxton node {name}",
+                               pool=AGENT_POOL, prewarm="caxton.agent:prewarm",
+                               prewarm_args=[str(self.cache.directory)])
         self.socket: zmq.Socket[bytes] = self.runtime.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES)

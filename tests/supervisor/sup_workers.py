@@ -172,3 +172,24 @@ def own_poller(link: ChildLink) -> None:
                 link.send(["got", message, ticks])
         else:
             ticks += 1
+
+
+# -- the warm pool -------------------------------------------------------------------
+
+PREWARMED: list[Any] = []
+
+
+def prewarm(marker: str) -> None:
+    """The pool's prewarm hook: leaves a mark that the child's start function reports."""
+    PREWARMED.append((marker, os.getpid()))
+
+
+def prewarm_crash(marker: str) -> None:
+    """A prewarm hook that takes the pooled child down with it."""
+    os._exit(3)
+
+
+def report_prewarm(link: ChildLink) -> None:
+    link.send(["prewarm", os.getpid(), list(PREWARMED)])
+    while True:
+        link.recv()
