@@ -74,12 +74,7 @@ def main(argv: list[str]) -> None:
             importlib.import_module(name)
         except BaseException as exc:  # a broken preload must not kill the fork server
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
-    try:
-        import setproctitle
-
-        setproctitle.setproctitle(f"{config['name']} zygote")
-    except ImportError:
-        pass
+    _set_title(f"{config['name']} zygote")
     prewarm = None
     if config.get("prewarm"):
         try:
@@ -95,13 +90,15 @@ def main(argv: list[str]) -> None:
         sock.send(b"R" + json.dumps(failures).encode())
     except OSError:
         os._exit(0)  # the supervising process is already gone
-    Zygote(sock, pool=int(config.get("pool") or 0) if prewarm else 0, prewarm=prewarm).serve()
+    Zygote(sock, pool=int(config.get("pool") or 0) if prewarm else 0, prewarm=prewarm,
+           name=config["name"]).serve()
 
 
 class Zygote:
     def __init__(self, sock: socket.socket, *, pool: int = 0,
-                 prewarm: Callable[[], object] | None = None) -> None:
+                 prewarm: Callable[[], object] | None = None, name: str = "supervisor") -> None:
         self.sock = sock
+        self.name = name
         self.pid = os.getpid()
         self.children: set[int] = set()
         self.pool_size = pool
@@ -269,6 +266,7 @@ class Zygote:
                     traceback.print_exc()  # a cold child is still a child
             gc.collect()
             pair.sendall(b"r")
+            _set_title(f"{self.name} pool: ready")
             header = _read_exactly(pair, LENGTH.size)
             if header is None:
                 os._exit(0)  # the zygote is gone, or shut the pool down
@@ -325,6 +323,14 @@ class Zygote:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         os._exit(0)
+
+
+def _set_title(title: str) -> None:
+    try:
+        import setproctitle
+    except ImportError:
+        return
+    setproctitle.setproctitle(title)
 
 
 def _read_exactly(pair: socket.socket, size: int) -> bytes | None:
