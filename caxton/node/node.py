@@ -280,27 +280,30 @@ class Node:
         recv, more = sock.recv, sock.getsockopt
         for _ in range(2000):  # the poll said readable: no need to ask before the first
             try:
-                frames = [recv(NOBLOCK)]
+                identity = recv(NOBLOCK)
             except zmq.Again:
                 break
+            # a ROUTER puts the sender's identity before at least one frame
+            frame = recv()
+            extra = 0
             while more(RCVMORE):
-                frames.append(recv())
-            self._handle_frames(frames)
+                recv()
+                extra += 1
+            self._handle_frames(identity, frame, extra)
             if not readable(sock):
                 break
         self._schedule_flush()
 
-    def _handle_frames(self, frames: list[bytes]) -> None:
-        identity = frames[0]
-        if len(frames) != 2:
+    def _handle_frames(self, identity: bytes, frame: bytes, extra: int) -> None:
+        if extra:
             self.outbox.raw(identity, protocol.encode_error(
-                None, "InvalidRequest", f"expected one frame per request, got {len(frames) - 1}"))
+                None, "InvalidRequest", f"expected one frame per request, got {extra + 1}"))
             return
         try:
-            request = protocol.decode_request(frames[1])
+            request = protocol.decode_request(frame)
         except protocol.ProtocolError as exc:
             self.outbox.raw(identity, protocol.encode_error(
-                protocol.request_id_of(frames[1]), "InvalidRequest", str(exc)))
+                protocol.request_id_of(frame), "InvalidRequest", str(exc)))
             return
         waiter = (identity, request.request_id)
         try:
