@@ -29,6 +29,7 @@ from caxton.errors import (
     error_from_wire,
 )
 from caxton.status import AgentStatus, DeadLetter, Down
+from caxton.waiting import DEFAULT_SPIN, ReplyWait
 
 ModuleSource = bytes | str | os.PathLike[str]
 _WASM_MAGIC = b"\x00asm"
@@ -36,15 +37,18 @@ _WASM_MAGIC = b"\x00asm"
 _LOCAL_PROBE_SECONDS = 1.0
 
 
-def connect(address: str | None = None, *, timeout: float = 5.0, local: bool = True) -> Client:
+def connect(address: str | None = None, *, timeout: float = 5.0, local: bool = True,
+            spin: float = DEFAULT_SPIN) -> Client:
     """Connect to a node (``None``: the local default, ``tcp://127.0.0.1:7700``).
 
     ZeroMQ connects lazily, so this never fails by itself; the first request
     raises ``NodeUnavailable`` when nothing answers within ``timeout``. With
     ``local`` (the default), a loopback TCP address is upgraded to the node's
-    IPC socket when this process can open it (``caxton.endpoint``).
+    IPC socket when this process can open it (``caxton.endpoint``). ``spin``
+    is how long a request looks for its reply before it sleeps
+    (``caxton.waiting``; 0: sleep at once).
     """
-    return Client(address or protocol.DEFAULT_ADDRESS, timeout=timeout, local=local)
+    return Client(address or protocol.DEFAULT_ADDRESS, timeout=timeout, local=local, spin=spin)
 
 
 def read_module_source(module: ModuleSource) -> bytes:
@@ -89,13 +93,18 @@ def _options(value: Any) -> Any:
 
 
 class Client:
-    def __init__(self, address: str, *, timeout: float = 5.0, local: bool = True) -> None:
+    def __init__(self, address: str, *, timeout: float = 5.0, local: bool = True,
+                 spin: float = DEFAULT_SPIN) -> None:
         self.address = address
         #: what the socket is connected to: ``address``, or the node's IPC socket
         self.endpoint = address
         self.timeout = timeout
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self._ids = itertools.count(1)
+        try:
+            self._wait = ReplyWait(spin)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), field="spin") from None
         self._local = local and is_loopback_tcp(address)
         self._socket = self._new_socket(address)
 
@@ -135,13 +144,16 @@ class Client:
         self._recv_timeout_ms = -1
         self._unresolved = False
 
-    def _recv(self, timeout: float) -> bytes | None:
+    def _recv(self, timeout: float, *, spin: bool = False) -> bytes | None:
         """The next reply frame, or None after ``timeout`` seconds.
 
-        A blocking recv under RCVTIMEO rather than poll-then-recv: pyzmq's
+        ``spin``: look for it a little before sleeping (``caxton.waiting``).
+        Then a blocking recv under RCVTIMEO rather than poll-then-recv: pyzmq's
         ``Socket.poll`` builds a ``Poller`` on every call, and a call's
         round trip is the figure users feel most.
         """
+        if spin:
+            self._wait.before_recv(self._socket)
         ms = max(1, int(timeout * 1000 + 0.999))
         if ms != self._recv_timeout_ms:
             self._socket.setsockopt(zmq.RCVTIMEO, ms)
@@ -178,8 +190,10 @@ class Client:
     def _await(self, request_id: int, operation: str, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
         remaining = timeout
+        spin = True  # the first frame is most likely the reply
         while True:
-            frame = self._recv(remaining)
+            frame = self._recv(remaining, spin=spin)
+            spin = False
             remaining = deadline - time.monotonic()
             if frame is None:
                 if remaining > 0:

@@ -6,7 +6,9 @@ is upgraded to) with a msgpack frame decoded and re-encoded on the far side,
 and nothing else (no journal, no agent process, no WebAssembly). The server is
 ``echoserver.py``, run as its own interpreter; ``EchoClient`` drives it the way
 ``caxton.Client`` drives a node, sequentially or with a window of requests in
-flight.
+flight, and waits for a reply the way it does (``caxton.waiting``: a sequential
+request spins briefly before it sleeps, a pipelined one does not), so the
+ratio against a node compares the layers, not two ways of waiting.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import zmq
 
 from caxton.bench.errors import BenchUnavailable
 from caxton.bench.nodes import PROJECT_ROOT, child_env
+from caxton.waiting import DEFAULT_SPIN, ReplyWait
 
 
 class EchoServer:
@@ -64,7 +67,7 @@ class EchoServer:
 
 
 class EchoClient:
-    def __init__(self, address: str, timeout: float = 10.0) -> None:
+    def __init__(self, address: str, timeout: float = 10.0, spin: float = DEFAULT_SPIN) -> None:
         self._socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, 0)
@@ -72,6 +75,7 @@ class EchoClient:
         # a blocking recv under a timeout, as caxton.Client waits for replies
         self._socket.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
         self._socket.connect(address)
+        self._wait = ReplyWait(spin)
         self._next_id = 0
 
     def _receive(self) -> tuple[int, bytes]:
@@ -85,6 +89,7 @@ class EchoClient:
     def call(self, payload: bytes) -> bytes:
         self._next_id += 1
         self._socket.send(msgpack.packb([self._next_id, payload]))
+        self._wait.before_recv(self._socket)
         request_id, reply = self._receive()
         if request_id != self._next_id:
             raise BenchUnavailable("the echo server answered out of order")
