@@ -119,6 +119,7 @@ class Node:
         self.router = Router(self.store, self.outbox, self.agents)
         self.router.on_snapshot_saved = self._after_snapshot
         self._flush_scheduled = False
+        self._commits_at_tick = -1
         self._group_commit: TimerHandle | None = None
         self._validated: dict[tuple[Any, ...], Any] = {}
         self._installed: set[tuple[str, str]] = set()
@@ -264,6 +265,11 @@ class Node:
         self.store.commit()
 
     def _tick(self) -> None:
+        # Nothing committed for a whole tick: the loop is idle, so this is
+        # when the store's checkpoint stalls nobody.
+        if self.store.commits == self._commits_at_tick:
+            self.store.checkpoint()
+        self._commits_at_tick = self.store.commits
         now = time.monotonic()
         for rec in self.agents.values():
             if not rec.serving:

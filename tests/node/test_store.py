@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from caxton.node.store import Store
+from caxton.wasm import example_path
+from tests.conftest import wait_for
 
 
 def test_journal_snapshot_cut_and_replay_set(tmp_path: Path):
@@ -117,3 +119,50 @@ def test_uncommitted_appends_are_written_before_any_other_statement(tmp_path: Pa
     assert store.handled_messages("a") == []
     assert store.durable_through == ids[-1]
     store.close()
+
+
+def test_checkpoint_runs_only_when_something_new_is_committed_and_nothing_is_pending(
+        tmp_path: Path):
+    store = Store(tmp_path / "db.sqlite")
+    wal = tmp_path / "db.sqlite-wal"
+    store.checkpoint()  # whatever opening the store wrote
+    first = store.append_message("a", "", b"m1")
+    store.commit()
+    assert wal.stat().st_size > 0  # the commit went to the WAL
+    assert store.checkpoint() is True
+    assert wal.stat().st_size == 0  # copied into the database file, WAL cut back
+    assert store.checkpoint() is False  # nothing new since
+    store.append_message("a", "", b"m2")
+    assert store.checkpoint() is False  # an append still buffered: not idle
+    store.commit()
+    assert store.checkpoint() is True
+    store.close()
+    reopened = Store(tmp_path / "db.sqlite")
+    assert [m.payload for m in reopened.pending_messages("a")] == [b"m1", b"m2"]
+    assert reopened.pending_messages("a")[0].id == first
+    reopened.close()
+
+
+def test_sqlite_checkpoints_on_its_own_only_past_the_wal_budget(tmp_path: Path):
+    from caxton.node.store import WAL_CHECKPOINT_BYTES
+
+    store = Store(tmp_path / "db.sqlite")
+    page_size = store._db.execute("PRAGMA page_size").fetchone()[0]
+    pages = store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    assert pages * page_size == WAL_CHECKPOINT_BYTES
+    wal = tmp_path / "db.sqlite-wal"
+    for _ in range(400):  # past SQLite's default of 1,000 pages, within the budget
+        store.append_message("a", "", b"x" * 200)
+        store.commit()
+    assert wal.stat().st_size > 1000 * page_size
+    store.close()
+
+
+def test_an_idle_node_checkpoints_its_store(node, client):
+    client.spawn("counter", example_path("counter"))
+    for _ in range(50):
+        client.call("counter", b"inc")
+    wal = node.data_dir / "caxton.db-wal"
+    # within a tick or two of going quiet, the WAL is folded into the database
+    wait_for(lambda: wal.stat().st_size == 0, timeout=10, what="an idle checkpoint")
+    assert client.call("counter", b"get") == b"50"
