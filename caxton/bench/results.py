@@ -63,6 +63,9 @@ class Figure:
     target: Target | None = None
     ray: bool = False
     full_only: bool = False
+    #: a row that sets another figure's median beside a figure recorded once,
+    #: not in this run: ``(source figure key, recorded value)``
+    recorded: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True)

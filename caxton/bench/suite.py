@@ -76,6 +76,8 @@ def rows_for(name: str, plan: Plan, results: Results, failure: str,
     rows: list[Row] = []
     for figure in catalogue.figures_of(name):
         result = results.get(figure.key)
+        if figure.recorded is not None:
+            result = beside_recorded(results.get(figure.recorded[0]), figure.recorded[1])
         if figure.full_only and plan.quick:
             rows.append(Row.missing(figure, SKIPPED, "full run only"))
         elif figure.ray and ray is None and ray_reason.startswith("not installed"):
@@ -87,6 +89,14 @@ def rows_for(name: str, plan: Plan, results: Results, failure: str,
         else:
             rows.append(Row.missing(figure, UNAVAILABLE, result or failure or "not measured"))
     return rows
+
+
+def beside_recorded(source: Measurement | str | None, recorded: float) -> Measurement | str | None:
+    """Another figure's measurement, set beside a value recorded once instead of its baseline."""
+    if not isinstance(source, Measurement):
+        return source
+    return Measurement(source.value, source.tail, recorded, source.samples,
+                       {"recorded_baseline": recorded})
 
 
 def run_benchmarks(

@@ -166,3 +166,18 @@ def test_bigstate_agent_snapshots_and_restores_one_mebibyte() -> None:
     assert not second.restore(b"too short").ok
     first.close()
     second.close()
+
+
+def test_recorded_rows_set_the_measured_median_beside_the_recorded_figure() -> None:
+    from caxton.bench.catalogue import RAY_RECORDED
+    from caxton.bench.suite import beside_recorded
+
+    recorded = [f for f in FIGURES if f.recorded is not None]
+    assert {f.recorded[0] for f in recorded if f.recorded} == set(RAY_RECORDED)
+    call = next(f for f in recorded if f.recorded and f.recorded[0] == "call.rtt")
+    row = Row.measured(call, beside_recorded(Measurement(200.0, 390.0, 60.0, 10), 1275.0))
+    assert (row.value, row.baseline) == (200.0, 1275.0)
+    assert row.met is True  # 6.4x
+    assert Row.measured(call, beside_recorded(Measurement(300.0, None, 60.0, 10), 1275.0)
+                        ).met is False  # 4.25x
+    assert beside_recorded("the node did not answer", 1275.0) == "the node did not answer"
