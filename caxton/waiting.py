@@ -51,6 +51,15 @@ RETRY_EVERY = 64
 _spinner = threading.Lock()
 
 
+def _fresh_spinner() -> None:
+    """In a forked child: a thread of the parent may have held the lock at the fork."""
+    global _spinner
+    _spinner = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_spinner)
+
+
 class ReplyWait:
     """The wait strategy of one socket's owner (one per client; not thread-safe)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 
@@ -111,3 +112,12 @@ def test_calls_are_answered_whatever_the_wait(node: NodeProcess, spin: float):
         for i in range(50):
             assert client.call("echo", b"%d" % i) == b"%d" % i
         assert client.call_many("echo", [b"x"] * 20) == [b"x"] * 20
+
+
+def test_a_forked_child_can_spin_although_a_parent_thread_held_the_lock():
+    with waiting._spinner:  # held by "another thread" at the moment of the fork
+        pid = os.fork()
+        if pid == 0:  # the child only looks at its copy of the lock
+            os._exit(0 if not waiting._spinner.locked() else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
