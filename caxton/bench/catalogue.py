@@ -23,6 +23,11 @@ RAY_RECORDED = {
     "pipe.call.1": 2590.0,  # pipelined calls/s
 }
 
+
+def _recorded(key: str) -> tuple[str, float]:
+    """A row's source figure and Ray's recorded value for it."""
+    return key, RAY_RECORDED[key]
+
 FIGURES: tuple[Figure, ...] = (
     # 1. spawn
     Figure("spawn.ready", "spawn", "1 spawn -> agent ready", "ms", "lower", "p95",
@@ -35,7 +40,7 @@ FIGURES: tuple[Figure, ...] = (
            "Ray actor", RAY_TARGET, ray=True),
     Figure("spawn.ready.rec", "spawn", "1 spawn -> ready vs Ray, recorded", "ms", "lower",
            "p95", RAY_RECORDED_BASELINE, RAY_TARGET,
-           recorded=("spawn.ready", RAY_RECORDED["spawn.ready"])),
+           recorded=_recorded("spawn.ready")),
     # 2. failure detection and replacement
     Figure("kill.down", "kill", "2 SIGKILL -> Down delivered", "ms", "lower", "p95",
            "fork: SIGKILL -> pidfd", Target("median", "<=", 5.0, "<= 5 ms p50")),
@@ -53,10 +58,10 @@ FIGURES: tuple[Figure, ...] = (
     Figure("call.rate.ray", "call", "3 sequential calls/s vs Ray actor", "/s", "higher", None,
            "Ray actor", RAY_TARGET, ray=True),
     Figure("call.rtt.rec", "call", "3 call round trip vs Ray, recorded", "us", "lower", "p99",
-           RAY_RECORDED_BASELINE, RAY_TARGET, recorded=("call.rtt", RAY_RECORDED["call.rtt"])),
+           RAY_RECORDED_BASELINE, RAY_TARGET, recorded=_recorded("call.rtt")),
     Figure("call.rate.rec", "call", "3 sequential calls/s vs Ray, recorded", "/s", "higher",
            None, RAY_RECORDED_BASELINE, RAY_TARGET,
-           recorded=("call.rate", RAY_RECORDED["call.rate"])),
+           recorded=_recorded("call.rate")),
     # 4. pipelined throughput
     Figure("pipe.send.1", "pipeline", "4 send_many -> 1 agent (window 256)", "msg/s", "higher",
            None, "pyzmq echo, window 256", Target("median", ">=", 30_000.0, ">= 30k/s")),
@@ -72,7 +77,7 @@ FIGURES: tuple[Figure, ...] = (
            "msg/s", "higher", None, "Ray actors", RAY_TARGET, ray=True),
     Figure("pipe.call.1.rec", "pipeline", "4 call_many -> 1 agent vs Ray, recorded", "msg/s",
            "higher", None, RAY_RECORDED_BASELINE, RAY_TARGET,
-           recorded=("pipe.call.1", RAY_RECORDED["pipe.call.1"])),
+           recorded=_recorded("pipe.call.1")),
     # 5. in-process handle rate
     Figure("handle.fast", "handle", "5 in-process caxton_handle, 100 B echo", "/s", "higher",
            None, "stock wasmtime-py path", Target("median", ">=", 100_000.0, ">= 100k/s")),

@@ -72,7 +72,8 @@ class EchoClient:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, 0)
         self._socket.setsockopt(zmq.RCVHWM, 0)
-        # a blocking recv under a timeout, as caxton.Client waits for replies
+        # after the same spin (ReplyWait), a blocking recv under a timeout, as
+        # caxton.Client waits for replies
         self._socket.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
         self._socket.connect(address)
         self._wait = ReplyWait(spin)
