@@ -11,7 +11,7 @@ import zmq
 
 import caxton
 from caxton.wasm.examples import example_path
-from tests.conftest import wait_for
+from tests.helpers import wait_until
 
 
 def test_spawn_call_send_stop_remove(client):
@@ -140,7 +140,7 @@ def test_monitor_yields_down_with_reason(client):
     assert down.reason == "killed"
     assert down.pid == pid
     assert down.restarting
-    wait_for(lambda: client.status("echo").pid not in (None, pid), what="a replacement")
+    wait_until(lambda: client.status("echo").pid not in (None, pid), what="a replacement")
     assert client.call("echo", b"back") == b"back"
     with pytest.raises(caxton.NoSuchAgent):
         client.monitor("nobody")
@@ -154,7 +154,7 @@ def test_monitors_of_closed_clients_are_dropped(client):
     # The node finds a closed monitor when a Down to it fails; should the close
     # not have reached the node before the first Down, the next one finds it.
     for _ in range(3):
-        pid = wait_for(lambda: client.status("echo").pid, what="a serving instance")
+        pid = wait_until(lambda: client.status("echo").pid, what="a serving instance")
         os.kill(pid, signal.SIGKILL)
         assert next(kept).pid == pid
         if client.status("echo").monitors == 1:
@@ -177,7 +177,7 @@ def test_send_many_batches_keep_order_and_refuse_whole(client):
     client.spawn("slow", example_path("hostile/infinite_loop"), mailbox=100, health="off",
                  limits={"deadline_ms": 5000, "fuel": 10**13}, max_attempts=1)
     client.send("slow", b"spin")
-    wait_for(lambda: client.status("slow").mailbox_depth == 1, what="the spinner in flight")
+    wait_until(lambda: client.status("slow").mailbox_depth == 1, what="the spinner in flight")
     with pytest.raises(caxton.MailboxFull):
         client.send_many("slow", [b"x"] * 150, batch=150)
     assert client.status("slow").mailbox_depth == 1  # nothing of the refused batch queued

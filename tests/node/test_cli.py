@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from caxton.wasm.examples import example_path
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 
 
 def caxton(*args: str) -> subprocess.CompletedProcess[str]:

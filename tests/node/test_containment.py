@@ -6,7 +6,7 @@ import pytest
 
 import caxton
 from caxton.wasm.examples import example_path
-from tests.conftest import wait_for
+from tests.helpers import wait_until
 
 # Healthy until its first message; then caxton_health answers 7.
 SICK_AGENT = """
@@ -39,7 +39,7 @@ def test_failures_are_classified_and_contained(client, example, payload, reason,
     assert client.call("echo", b"unharmed") == b"unharmed"
     (letter,) = client.dead_letters("bad")
     assert [r.split(":")[0] for r in letter.reasons] == [reason, reason]
-    status = wait_for(lambda: (s := client.status("bad")).state == "running" and s.pid and s,
+    status = wait_until(lambda: (s := client.status("bad")).state == "running" and s.pid and s,
                       what="the bad agent back")
     assert status.restarts == 2
     assert status.last_failure.startswith(reason)
@@ -49,9 +49,9 @@ def test_failures_are_classified_and_contained(client, example, payload, reason,
 def test_guest_reported_health_shows_in_status_without_a_kill(client):
     first = client.spawn("sick", SICK_AGENT, health={"interval": 0.05, "timeout": 0.05,
                                                      "misses": 3})
-    wait_for(lambda: client.status("sick").health == "healthy", what="a first probe")
+    wait_until(lambda: client.status("sick").health == "healthy", what="a first probe")
     client.call("sick", b"fall ill")
-    status = wait_for(lambda: (s := client.status("sick")).health.startswith("unhealthy") and s,
+    status = wait_until(lambda: (s := client.status("sick")).health.startswith("unhealthy") and s,
                       what="the guest's health verdict")
     assert "caxton_health returned 7" in status.health
     assert status.pid == first.pid

@@ -10,7 +10,7 @@ import pytest
 
 import caxton
 from caxton.wasm.examples import example_path
-from tests.conftest import wait_for
+from tests.helpers import wait_until
 
 
 def _count(client: caxton.Client, name: str) -> int:
@@ -36,15 +36,15 @@ def test_counter_survives_20_kills_during_2000_messages(node, client):
     thread.start()
     killed = 0
     while killed < 20:
-        status = wait_for(lambda: (s := client.status("counter")).pid and s, what="a serving pid")
+        status = wait_until(lambda: (s := client.status("counter")).pid and s, what="a serving pid")
         os.kill(status.pid, signal.SIGKILL)
         killed += 1
-        wait_for(lambda p=status.pid: client.status("counter").pid not in (None, p),
+        wait_until(lambda p=status.pid: client.status("counter").pid not in (None, p),
                  what="the replacement")
     thread.join(120)
     assert not errors, errors
     assert len(acknowledged) == 2000
-    wait_for(lambda: client.status("counter").mailbox_depth == 0, timeout=60, what="drain")
+    wait_until(lambda: client.status("counter").mailbox_depth == 0, timeout=60, what="drain")
     assert _count(client, "counter") == 2000
     status = client.status("counter")
     assert status.restarts >= 20
@@ -80,7 +80,7 @@ def test_hung_agent_is_replaced_through_health_pings(client):
     os.kill(pid, signal.SIGSTOP)
     down = next(events)
     assert down.reason == "unhealthy"
-    wait_for(lambda: client.status("echo").pid not in (None, pid), what="a replacement")
+    wait_until(lambda: client.status("echo").pid not in (None, pid), what="a replacement")
     assert client.call("echo", b"alive") == b"alive"
 
 
@@ -96,7 +96,7 @@ def test_node_sigkill_and_restart_brings_back_agents_and_state(node, client):
         names = {s.name: s.state for s in again.list_agents()}
         assert names == {"counter": "running", "echo": "running"} or set(names) == {"counter",
                                                                                     "echo"}
-        wait_for(lambda: again.status("counter").state == "running", what="counter back")
+        wait_until(lambda: again.status("counter").state == "running", what="counter back")
         assert _count(again, "counter") == 100
         assert again.call("echo", b"still here") == b"still here"
 
@@ -119,11 +119,11 @@ def test_agent_to_agent_send_and_sender(client):
     client.spawn("bob", example_path("pingpong"))
     # "bob" makes alice send "ping" to bob, who sends "pong" back to its sender
     assert client.call("alice", b"bob") == b""  # from outside any agent: no sender
-    wait_for(lambda: client.call("alice", b"count") == b"1", what="the pong to come back")
+    wait_until(lambda: client.call("alice", b"count") == b"1", what="the pong to come back")
     assert client.status("bob").messages_handled == 1
     assert client.call("bob", b"count") == b"0"
     # a send to an agent that does not exist is dead-lettered on the sender
     client.call("alice", b"nobody")
-    letters = wait_for(lambda: client.dead_letters("alice"), what="a dead letter")
+    letters = wait_until(lambda: client.dead_letters("alice"), what="a dead letter")
     assert "unknown agent 'nobody'" in letters[0].reasons[0]
     assert letters[0].sender == "alice"

@@ -7,7 +7,8 @@ from pathlib import Path
 import caxton
 from caxton.endpoint import is_loopback_tcp, local_endpoint, usable_ipc
 from caxton.wasm import example_path
-from tests.conftest import NodeProcess, wait_for
+from tests.conftest import NodeProcess
+from tests.helpers import wait_until
 
 
 def test_a_loopback_client_ends_on_the_ipc_socket_of_its_node(node: NodeProcess):
@@ -35,7 +36,7 @@ def test_the_upgrade_survives_a_node_restart(node: NodeProcess):
         node.kill()
         node.start()
         # the restarted node rebinds the same socket in the same data folder
-        wait_for(lambda: client.status("counter").state == "running", what="counter back")
+        wait_until(lambda: client.status("counter").state == "running", what="counter back")
         assert client.call("counter", b"") != b""
         assert client.endpoint.startswith("ipc://")
 

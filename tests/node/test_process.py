@@ -11,7 +11,7 @@ import pytest
 
 import caxton
 from caxton.wasm.examples import example_path
-from tests.conftest import ROOT, wait_for
+from tests.helpers import ROOT, wait_until
 
 
 @pytest.mark.timeout(90)
@@ -26,7 +26,7 @@ def test_sigterm_drains_snapshots_and_agents_come_back(node, client):
     assert "Traceback" not in node.log()
     node.start()
     with caxton.connect(node.address, timeout=20) as again:
-        status = wait_for(lambda: (s := again.status("counter")).state == "running" and s,
+        status = wait_until(lambda: (s := again.status("counter")).state == "running" and s,
                           what="the agent back")
         assert status.pid != agent_pid
         assert again.call("counter", b"get") == b"40"
@@ -37,7 +37,7 @@ def test_second_signal_stops_at_once(node, client):
     client.spawn("slow", example_path("hostile/infinite_loop"), health="off",
                  limits={"deadline_ms": 20_000, "fuel": 10**13})
     client.send("slow", b"spin")  # keeps the agent busy: a drain would wait for it
-    wait_for(lambda: client.status("slow").mailbox_depth == 1, what="the message in flight")
+    wait_until(lambda: client.status("slow").mailbox_depth == 1, what="the message in flight")
     node.process.send_signal(signal.SIGTERM)
     node.process.send_signal(signal.SIGINT)
     assert node.process.wait(15) == 0

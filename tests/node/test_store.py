@@ -8,7 +8,7 @@ from pathlib import Path
 
 from caxton.node.store import Store
 from caxton.wasm import example_path
-from tests.conftest import wait_for
+from tests.helpers import wait_until
 
 
 def test_journal_snapshot_cut_and_replay_set(tmp_path: Path):
@@ -164,5 +164,5 @@ def test_an_idle_node_checkpoints_its_store(node, client):
         client.call("counter", b"inc")
     wal = node.data_dir / "caxton.db-wal"
     # within a tick or two of going quiet, the WAL is folded into the database
-    wait_for(lambda: wal.stat().st_size == 0, timeout=10, what="an idle checkpoint")
+    wait_until(lambda: wal.stat().st_size == 0, timeout=10, what="an idle checkpoint")
     assert client.call("counter", b"get") == b"50"

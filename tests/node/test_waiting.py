@@ -13,7 +13,8 @@ import caxton
 from caxton import waiting
 from caxton.waiting import MISSES_BEFORE_BACKING_OFF, RETRY_EVERY, ReplyWait
 from caxton.wasm import example_path
-from tests.conftest import NodeProcess, wait_for
+from tests.conftest import NodeProcess
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_one_thread_spins_at_a_time(pair):
         spinner = threading.Thread(target=lambda: result.append(
             ReplyWait(30.0).before_recv(other_receiver)))
         spinner.start()
-        wait_for(waiting._spinner.locked, what="the first thread to spin")
+        wait_until(waiting._spinner.locked, what="the first thread to spin")
         deliver(sender, receiver)
         # a second waiter, even with its reply there, does not spin beside it
         assert ReplyWait(30.0).before_recv(receiver) is False

@@ -15,9 +15,8 @@ from caxton.wasm import (
 )
 from caxton.wasm.abi import SEND_OVER_QUOTA, SEND_TOO_LARGE, SEND_UNKNOWN_AGENT
 from caxton.wasm.host import CallbackImports
-
-from .conftest import MakeInstance
-from .wat import agent
+from tests.wasm.conftest import MakeInstance
+from tests.wasm.wat import agent
 
 # -- exports -------------------------------------------------------------------
 

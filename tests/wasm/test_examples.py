@@ -8,8 +8,7 @@ import msgpack
 import pytest
 
 from caxton.wasm import AgentInstance, RecordingImports
-
-from .conftest import MakeInstance
+from tests.wasm.conftest import MakeInstance
 
 
 def test_counter_counts_and_get_does_not(make: MakeInstance) -> None:

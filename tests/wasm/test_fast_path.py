@@ -6,8 +6,7 @@ import pytest
 
 from caxton.wasm import FAST_PATH_AVAILABLE, AgentInstance, Limits, NullImports, WasmError
 from caxton.wasm.calls import FAST_PATH_UNAVAILABLE_REASON
-
-from .conftest import compiled
+from tests.wasm.conftest import compiled
 
 pytestmark = pytest.mark.skipif(not FAST_PATH_AVAILABLE, reason=FAST_PATH_UNAVAILABLE_REASON)
 

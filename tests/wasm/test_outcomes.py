@@ -13,9 +13,8 @@ from caxton.wasm import (
     Outcome,
 )
 from caxton.wasm.host import CallbackImports
-
-from .conftest import QUICK, MakeInstance
-from .wat import agent
+from tests.wasm.conftest import QUICK, MakeInstance
+from tests.wasm.wat import agent
 
 
 def _assert_failed(outcome: Outcome, reason: str) -> None:

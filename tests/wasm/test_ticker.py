@@ -9,18 +9,10 @@ import pytest
 
 from caxton.wasm import AgentInstance, Limits, NullImports, example_path, load_module
 from caxton.wasm.ticker import IDLE_AFTER_S, TICK_MS, deadline_ticks, ticker
+from tests.helpers import wait_until
 from tests.wasm.fresh import run_fresh
 
 SPIN = Limits(fuel=10**15, deadline_ms=100)
-
-
-def _wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
 
 
 def test_deadline_ticks_round_up_and_cover_the_partial_tick() -> None:
@@ -86,7 +78,7 @@ def test_ticker_parks_when_idle_and_wakes_for_the_next_call() -> None:
         load_module(example_path("hostile/infinite_loop")), SPIN, NullImports()
     )
     assert ticker.running
-    assert _wait_for(lambda: ticker.idle, timeout=IDLE_AFTER_S * 20), "ticker never parked"
+    wait_until(lambda: ticker.idle, timeout=IDLE_AFTER_S * 20, what="the ticker to park")
     outcome = instance.handle(b"spin")
     assert outcome.reason == "timeout"
     assert 0.1 <= outcome.elapsed_s < 5

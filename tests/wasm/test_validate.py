@@ -17,8 +17,7 @@ from caxton.wasm import (
     example_path,
     validate,
 )
-
-from .wat import agent
+from tests.wasm.wat import agent
 
 SIMD = agent("(drop (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4))) (i64.const 0)")
 SHARED_MEMORY = """(module

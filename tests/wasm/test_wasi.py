@@ -8,10 +8,9 @@ import pytest
 
 from caxton.wasm import InstantiationFailed, Limits, RecordingImports, SecurityPolicy
 from caxton.wasm.host import MAX_WASI_OUTPUT_BYTES
+from tests.wasm.conftest import MakeInstance
 from tests.wasm.fresh import run_fresh
-
-from .conftest import MakeInstance
-from .wat import agent
+from tests.wasm.wat import agent
 
 RELAXED = SecurityPolicy.preset("relaxed")
 WASI = "wasi_snapshot_preview1"
