@@ -24,6 +24,11 @@ def build_parser() -> Parser:
     from caxton.cli import validate
 
     validate.add_parser(nouns)
+    # agent projects in Rust and C (issue 17)
+    from caxton.cli import build, new
+
+    new.add_parser(nouns)
+    build.add_parser(nouns)
     return parser
 
 
@@ -51,6 +56,10 @@ def _dispatch(args: object) -> int:
         from caxton.cli import validate
 
         return int(validate.run(args))
+    if args.noun in ("new", "build"):  # local commands: no node involved
+        from caxton.cli import build, new
+
+        return int(new.run(args) if args.noun == "new" else build.run(args))
     from caxton.client import connect
 
     with connect(args.node, timeout=args.request_timeout) as client:
