@@ -8,20 +8,8 @@ the message's outputs (its reply and the messages it sent). Nothing a message
 produces leaves the process before its acknowledgement, so a message whose
 instance dies half-way has no visible effect and is simply delivered again.
 
-Frames (msgpack lists) between node and agent:
-
-    node → agent   ["start", init, snapshot | None]
-                   ["d", [[message_id, sender, payload, replay], ...]]
-                   ["snap"]      take a snapshot now (after everything before it)
-                   ["h"]         call caxton_health
-                   ["stop"]      everything before it is handled: exit normally
-    agent → node   ["hello", pid, has_snapshot]
-                   ["ready", info]
-                   ["a", [[message_id, status, message, reply, sends, fuel], ...], stats]
-                   ["failed", message_id, reason, message]    (then exits)
-                   ["snap", last_message_id, state | None]
-                   ["h", healthy, message]
-                   ["log", level, text]
+The frames it exchanges with the node are the named types of
+``caxton.node.frames``.
 """
 
 from __future__ import annotations
@@ -29,10 +17,26 @@ from __future__ import annotations
 import gc
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import zmq
 
+from caxton.node import frames
+from caxton.node.frames import (
+    Ack,
+    Acks,
+    Deliver,
+    Failed,
+    Health,
+    Hello,
+    Log,
+    Probe,
+    Ready,
+    Snapshot,
+    Start,
+    Stop,
+    TakeSnapshot,
+)
 from caxton.wasm import (
     AgentInstance,
     InstantiationFailed,
@@ -66,7 +70,7 @@ class _Imports:
         return 0
 
     def log(self, level: int, message: str) -> None:
-        self._link.send(["log", level, message])
+        self._link.send(frames.encode(Log(level, message)))
 
 
 class _NoImports:
@@ -111,8 +115,9 @@ def main(link: ChildLink, config: dict[str, Any]) -> None:
         instance = AgentInstance(compiled, limits, imports, policy=policy)
     except InstantiationFailed as exc:
         link.exit(f"instantiate_failed: {exc}")
-    link.send(["hello", os.getpid(), instance.has_snapshot])
-    _, init, snapshot = _await_start(link)
+    link.send(frames.encode(Hello(os.getpid(), instance.has_snapshot)))
+    start = _await_start(link)
+    init, snapshot = start.init, start.snapshot
     if snapshot is not None and instance.has_snapshot:
         outcome = instance.restore(snapshot)
         if not outcome.ok:
@@ -124,11 +129,12 @@ def main(link: ChildLink, config: dict[str, Any]) -> None:
     # The module, the instance and the imports live as long as the process: out
     # of the collector's sight, a full collection no longer walks them.
     gc.freeze()
-    link.send(["ready", {"memory_bytes": instance.memory_bytes, "fast_path": instance.fast_path}])
+    link.send(frames.encode(Ready({"memory_bytes": instance.memory_bytes,
+                                   "fast_path": instance.fast_path})))
     _serve(link, instance, imports)
 
 
-def _await_start(link: ChildLink) -> list[Any]:
+def _await_start(link: ChildLink) -> Start:
     """Wait for the node's start frame, dropping anything queued before it.
 
     Frames the node addressed to this agent before it learnt that the previous
@@ -136,59 +142,58 @@ def _await_start(link: ChildLink) -> list[Any]:
     window, which the node puts back in the mailbox and sends again after start.
     """
     while True:
-        frame = link.recv()
-        if isinstance(frame, list) and frame and frame[0] == "start":
+        frame = frames.decode_from_node(link.recv())
+        if isinstance(frame, Start):
             return frame
 
 
 def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
     """Handle frames in order; every frame already queued is answered by one ack frame."""
     last_handled = 0
-    acks: list[list[Any]] = []
+    acks: list[Ack] = []
 
     def flush_acks() -> None:
         if acks:
-            link.send(["a", acks[:], _stats(instance)])
+            link.send(frames.encode(Acks(acks[:], _stats(instance))))
             acks.clear()
 
+    def fail(message_id: int | None, reason: str | None, text: str, what: str) -> NoReturn:
+        flush_acks()
+        link.send(frames.encode(Failed(message_id, reason or "failed", text)))
+        link.exit(f"{what}{reason}: {text}"[:500])
+
     while True:
-        frames = [link.recv()]
-        frames += link.recv_many(64)
-        for frame in frames:
-            if not isinstance(frame, list) or not frame:
-                continue
-            kind = frame[0]
-            if kind == "d":
-                for message_id, sender, payload, replay in frame[1]:
+        batch = [link.recv()]
+        batch += link.recv_many(64)
+        for raw in batch:
+            frame = frames.decode_from_node(raw)
+            if type(frame) is Deliver:
+                for message_id, sender, payload, replay in frame.messages:
                     imports.outbox = []
                     outcome = instance.handle(payload, sender)
                     if outcome.status == "failed":
-                        flush_acks()
-                        link.send(["failed", message_id, outcome.reason, outcome.message])
-                        link.exit(f"{outcome.reason}: {outcome.message}"[:500])
+                        fail(message_id, outcome.reason, outcome.message, "")
                     last_handled = message_id
                     if replay:
-                        acks.append([message_id, outcome.status, "", b"", [],
-                                     outcome.fuel_consumed])
+                        acks.append((message_id, outcome.status, "", b"", [],
+                                     outcome.fuel_consumed))
                     else:
-                        acks.append([message_id, outcome.status, outcome.message,
-                                     outcome.reply, imports.outbox, outcome.fuel_consumed])
-            elif kind == "snap":
+                        acks.append((message_id, outcome.status, outcome.message,
+                                     outcome.reply, imports.outbox, outcome.fuel_consumed))
+            elif type(frame) is TakeSnapshot:
                 flush_acks()
                 snap = instance.snapshot()
                 if snap is not None and snap.status == "failed":
-                    link.send(["failed", None, snap.reason, snap.message])
-                    link.exit(f"snapshot_failed: {snap.reason}: {snap.message}"[:500])
+                    fail(None, snap.reason, snap.message, "snapshot_failed: ")
                 state = snap.reply if snap is not None and snap.ok else None
-                link.send(["snap", last_handled, state])
-            elif kind == "h":
+                link.send(frames.encode(Snapshot(last_handled, state)))
+            elif type(frame) is Probe:
                 flush_acks()
                 probe = instance.health()
                 if probe.status == "failed":
-                    link.send(["failed", None, probe.reason, probe.message])
-                    link.exit(f"health_failed: {probe.reason}: {probe.message}"[:500])
-                link.send(["h", probe.ok, probe.message])
-            elif kind == "stop":
+                    fail(None, probe.reason, probe.message, "health_failed: ")
+                link.send(frames.encode(Health(probe.ok, probe.message)))
+            elif type(frame) is Stop:
                 flush_acks()
                 link.exit("normal")
         flush_acks()

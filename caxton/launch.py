@@ -39,10 +39,15 @@ def free_loopback_address() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
+NODE_MODULE = "caxton.node"
+
+
 def node_command(address: str, data_dir: str | os.PathLike[str], *, log_level: str = "warning",
-                 extra: Sequence[str] = (), python: Sequence[str] = ()) -> list[str]:
-    """The command line of a node; ``python`` may add interpreter options (e.g. cProfile)."""
-    return [sys.executable, *python, "-m", "caxton.node", "--data-dir", str(data_dir),
+                 extra: Sequence[str] = (), python: Sequence[str] = (),
+                 module: str = NODE_MODULE) -> list[str]:
+    """The command line of a node; ``python`` may add interpreter options (e.g. cProfile),
+    ``module`` runs another entry point with the node's command line (a test double)."""
+    return [sys.executable, *python, "-m", module, "--data-dir", str(data_dir),
             "--listen", address, "--log-level", log_level, *extra]
 
 
@@ -55,7 +60,7 @@ def child_env() -> dict[str, str]:
 def spawn_node(address: str, data_dir: str | os.PathLike[str], *,
                output: IO[bytes] | int | None = None, log_level: str = "warning",
                extra: Sequence[str] = (), python: Sequence[str] = (),
-               new_session: bool = False,
+               new_session: bool = False, module: str = NODE_MODULE,
                preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
     """Start a node process without waiting for it (see ``wait_until_serving``).
 
@@ -63,7 +68,8 @@ def spawn_node(address: str, data_dir: str | os.PathLike[str], *,
     that stops the node itself.
     """
     return subprocess.Popen(
-        node_command(address, data_dir, log_level=log_level, extra=extra, python=python),
+        node_command(address, data_dir, log_level=log_level, extra=extra, python=python,
+                     module=module),
         stdout=output, stderr=subprocess.STDOUT if output is not None else None,
         stdin=subprocess.DEVNULL, env=child_env(), cwd=str(PROJECT_ROOT),
         start_new_session=new_session, preexec_fn=preexec_fn)

@@ -35,7 +35,7 @@ from typing import Any
 
 import zmq
 
-from supervisor.flags import readable
+from caxton.zmqflags import readable
 
 __all__ = ["DEFAULT_SPIN", "MISSES_BEFORE_BACKING_OFF", "RETRY_EVERY", "ReplyWait"]
 

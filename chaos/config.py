@@ -40,6 +40,9 @@ class RunConfig:
     report: Path | None = None
     node: str | None = None
     node_args: tuple[str, ...] = ()
+    # the module run as ``python -m`` for a node the harness starts; the tests
+    # swap in a double that breaks delivery, to show the checker can fail
+    node_module: str = "caxton.node"
     prefix: str | None = None
     keep_data: bool = False
 
@@ -68,7 +71,7 @@ class RunConfig:
             raise UsageError(f"--report {self.report}: folder {self.report.parent} "
                              "does not exist")
         if self.node is not None:
-            if self.node_args:
+            if self.node_args or self.node_module != "caxton.node":
                 raise UsageError("--node-arg only applies to a node the harness starts, "
                                  "not to --node")
             if SCENARIOS[self.scenario].kinds == (NODE_CRASH,):

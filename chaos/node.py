@@ -18,6 +18,7 @@ from pathlib import Path
 
 import caxton
 from caxton.launch import (
+    NODE_MODULE,
     NodeDidNotStart,
     NodeExited,
     free_loopback_address,
@@ -63,12 +64,13 @@ class ManagedNode:
     can_crash = True
 
     def __init__(self, *, address: str | None = None, extra_args: tuple[str, ...] = (),
-                 keep_data: bool = False) -> None:
+                 keep_data: bool = False, module: str = NODE_MODULE) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
         self.data_dir = self.workdir / "data"
         self.log_path = self.workdir / "node.log"
         self.address = address or free_loopback_address()
         self.extra_args = extra_args
+        self.module = module
         self.keep_data = keep_data
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -101,7 +103,8 @@ class ManagedNode:
             # A session of its own: a Ctrl-C at the terminal reaches the harness,
             # which stops the node itself, instead of draining it mid-run.
             self.process = spawn_node(self.address, self.data_dir, output=log,
-                                      extra=self.extra_args, new_session=True)
+                                      extra=self.extra_args, new_session=True,
+                                      module=self.module)
 
     def _await_answer(self, deadline: float) -> bool:
         """True once the node answers; False if it exited first (so it may be retried)."""

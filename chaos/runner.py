@@ -68,7 +68,8 @@ class Runner:
                                           FLOOD in kinds)
         self.node: NodeHandle = (
             ExternalNode(config.node) if config.node is not None
-            else ManagedNode(extra_args=config.node_args, keep_data=config.keep_data))
+            else ManagedNode(extra_args=config.node_args, keep_data=config.keep_data,
+                          module=config.node_module))
         self.books = AckBook()
         for name in self.agents.workload:
             self.books.add(name)

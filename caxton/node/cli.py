@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from caxton import protocol
+
+if TYPE_CHECKING:
+    from caxton.node.node import Node
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,12 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"management endpoint (default: {protocol.DEFAULT_ADDRESS})")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"])
-    # Breaks the delivery promise on purpose: only to show a checker can fail.
-    parser.add_argument("--unsafe-disable-redelivery", action="store_true",
-                        help=argparse.SUPPRESS)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, node_class: type[Node] | None = None) -> int:
+    """Run a node in the foreground; ``node_class`` lets a test double of the node reuse this."""
     import setproctitle
 
     from caxton.node.node import Node, NodeError
@@ -31,13 +33,10 @@ def run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     setproctitle.setproctitle(f"caxton node {args.name}")
     try:
-        node = Node(name=args.name, data_dir=args.data_dir, listen=args.listen)
+        node = (node_class or Node)(name=args.name, data_dir=args.data_dir, listen=args.listen)
     except NodeError as exc:
         print(f"caxton: {exc}", file=sys.stderr)
         return 1
-    if args.unsafe_disable_redelivery:
-        logging.getLogger("caxton.node").warning("redelivery is OFF: messages will be lost")
-        node.router.redelivery = False
     node.serve_forever()
     return 0
 

@@ -19,7 +19,7 @@ import zmq
 from caxton import protocol
 from caxton.errors import CaxtonError
 from caxton.node.records import Waiter
-from supervisor.flags import NOBLOCK, SNDMORE
+from caxton.zmqflags import NOBLOCK, SNDMORE
 
 
 class Outbox:

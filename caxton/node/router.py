@@ -34,6 +34,8 @@ from caxton.errors import (
     MailboxFull,
     MessageTooLarge,
 )
+from caxton.node import frames
+from caxton.node.frames import Deliver, Hello, Probe, Start, TakeSnapshot
 from caxton.node.lifecycle import State
 from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord, Message, Waiter
@@ -49,12 +51,22 @@ EXTERNAL = ""  # sender name of messages from outside any agent
 
 
 class Router:
+    """Carries every message from its acceptance to its acknowledgement, and owns instances.
+
+    It owns each agent's mailbox, the window in flight to its instance, the
+    callers waiting for replies, and the instance fields of the record (pid,
+    serving, health, counters): nothing else writes them. It promises that a
+    message is journaled before anyone hears it was accepted, that it reaches
+    the agent in order and at least once, and that its effects and outputs
+    count exactly once. It does not decide when an agent starts or stops (the
+    node's ``Agents`` does) and does not commit (the loop turn does).
+    """
+
     def __init__(self, store: Store, outbox: Outbox, agents: dict[str, AgentRecord]) -> None:
         self.store = store
         self.outbox = outbox
         self.agents = agents
         self.on_snapshot_saved: Callable[[AgentRecord], None] = lambda rec: None
-        self.redelivery = True  # switched off only to prove the chaos checker can fail
         # agents whose mailbox changed this loop turn: dispatched once at its end
         self.dirty: set[AgentRecord] = set()
         # a message was journaled this turn: the turn must end with a commit
@@ -104,11 +116,43 @@ class Router:
         while mailbox and room:
             message = mailbox.popleft()
             in_flight[message.id] = message
-            batch.append([message.id, message.sender, message.payload, False])
+            batch.append((message.id, message.sender, message.payload, False))
             room -= 1
         # If the instance just died, its exit puts the window back in the mailbox.
         with contextlib.suppress(SupervisorError):
-            rec.supervisor.send(rec.name, ["d", batch])
+            rec.supervisor.send(rec.name, frames.encode(Deliver(batch)))
+
+    # -- the instance's life ---------------------------------------------------------
+
+    def on_hello(self, rec: AgentRecord, hello: Hello) -> None:
+        rec.pid = hello.pid
+        self.start_instance(rec, hello.has_snapshot)
+
+    def on_ready(self, rec: AgentRecord, info: dict[str, Any]) -> None:
+        rec.serving = True
+        rec.started_at = time.time()
+        rec.health = "healthy"
+        rec.memory_bytes = int(info.get("memory_bytes", 0))
+
+    def on_health(self, rec: AgentRecord, healthy: bool, text: str) -> None:
+        # The guest's own verdict (caxton_health) is reported, not acted on:
+        # only missed pings, which mean the process is stuck, replace it.
+        rec.health = "healthy" if healthy else f"unhealthy: {text}"
+
+    def on_unhealthy(self, rec: AgentRecord) -> None:
+        """Supervision found the process stuck (missed pings); it is being replaced."""
+        rec.health = "unhealthy"
+
+    def on_restarting(self, rec: AgentRecord) -> None:
+        rec.restarts += 1
+
+    def detach(self, rec: AgentRecord) -> None:
+        """The instance is being taken down on purpose: its window goes back, in order."""
+        if rec.in_flight:
+            rec.mailbox.extendleft(reversed(list(rec.in_flight.values())))
+            rec.in_flight.clear()
+        rec.serving = False
+        rec.pid = None
 
     def start_instance(self, rec: AgentRecord, has_snapshot: bool) -> None:
         """Answer the instance's hello: its start state, then the replay, in order.
@@ -122,20 +166,20 @@ class Router:
         assert sup is not None
         snapshot = self.store.latest_snapshot(rec.name) if has_snapshot else None
         state = snapshot.state if snapshot is not None else None
-        frames: list[list[Any]] = [["start", rec.spec.init, state]]
+        start: list[frames.NodeFrame] = [Start(rec.spec.init, state)]
         if has_snapshot:
-            replay = [[m.id, m.sender, m.payload, True]
+            replay = [(m.id, m.sender, m.payload, True)
                       for m in self.store.handled_messages(rec.name)]
-            frames += [["d", replay[i:i + DISPATCH_WINDOW]]
-                       for i in range(0, len(replay), DISPATCH_WINDOW)]
+            start += [Deliver(replay[i:i + DISPATCH_WINDOW])
+                      for i in range(0, len(replay), DISPATCH_WINDOW)]
         # If it died right after its hello, its replacement says hello again.
         with contextlib.suppress(SupervisorError):
-            for frame in frames:
-                sup.send(rec.name, frame)
+            for frame in start:
+                sup.send(rec.name, frames.encode(frame))
 
     # -- what the instance says ----------------------------------------------------
 
-    def on_acks(self, rec: AgentRecord, acks: list[Any], stats: list[int]) -> None:
+    def on_acks(self, rec: AgentRecord, acks: list[frames.Ack], stats: list[int]) -> None:
         handled: list[int] = []
         in_flight = rec.in_flight
         for message_id, status, text, reply, sends, _fuel in acks:
@@ -192,7 +236,10 @@ class Router:
         """The instance is gone: blame, dead-letter, and put the window back in order."""
         rec.serving = False
         rec.pid = None
+        rec.health = "down"
         rec.snapshot_pending = False
+        if reason not in ("normal", "shutdown"):
+            rec.last_failure = reason
         blamed = rec.blamed
         if blamed is None and _message_can_cause(reason):
             blamed = next(iter(rec.in_flight), None)
@@ -208,8 +255,7 @@ class Router:
             else:
                 self.store.record_attempt(message.id, message.attempts, message.reasons)
         if rec.in_flight:
-            if self.redelivery:
-                rec.mailbox.extendleft(reversed(list(rec.in_flight.values())))
+            rec.mailbox.extendleft(reversed(list(rec.in_flight.values())))
             rec.in_flight.clear()
 
     def _dead_letter(self, rec: AgentRecord, message: Message) -> None:
@@ -240,14 +286,14 @@ class Router:
     def probe_health(self, rec: AgentRecord) -> None:
         if rec.supervisor is not None:
             with contextlib.suppress(SupervisorError):
-                rec.supervisor.send(rec.name, ["h"])
+                rec.supervisor.send(rec.name, frames.encode(Probe()))
 
     def request_snapshot(self, rec: AgentRecord) -> None:
         if rec.snapshot_pending or not rec.serving or rec.supervisor is None:
             return
         rec.snapshot_pending = True
         try:
-            rec.supervisor.send(rec.name, ["snap"])
+            rec.supervisor.send(rec.name, frames.encode(TakeSnapshot()))
         except SupervisorError:
             rec.snapshot_pending = False
 

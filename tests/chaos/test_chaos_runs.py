@@ -63,7 +63,7 @@ def test_a_short_mixed_run_passes(tmp_path):
 @pytest.mark.timeout(90)
 def test_the_checker_fails_a_node_that_drops_unacknowledged_messages():
     config = RunConfig(scenario="kill-storm", seed=7, duration=8.0,
-                       node_args=("--unsafe-disable-redelivery",))
+                       node_module="tests.chaos.lossy_node")
     result = run(config)
     assert result.exit_code == 1
     assert not result.verdict.passed

@@ -1,0 +1,319 @@
+"""Every agent of the node and its lifecycle under supervision.
+
+An agent's life is two layers. Its *lifecycle* (``caxton.node.lifecycle``)
+is what the user asked for: loaded, running, draining, stopped, failed. Its
+*instances* are the processes supervision starts and replaces underneath; an
+instance crashing and being replaced does not move the lifecycle. This room
+keeps the two in step: it starts and takes down each agent's supervision
+subtree, turns supervision's events and the instance's frames into lifecycle
+transitions, drains an agent before it stops, gives up on one that
+supervision gave up on, and brings every agent back after a node restart.
+What happens to messages is the router's business; what a request asks for is
+the handlers'.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from caxton.errors import AgentNotRunning, CallFailed, NoSuchAgent, SpawnFailed
+from caxton.node import frames
+from caxton.node.frames import Acks, Failed, Health, Hello, Log, Ready, Snapshot
+from caxton.node.lifecycle import Lifecycle, State, Transition
+from caxton.node.modules import Modules
+from caxton.node.outbox import Outbox
+from caxton.node.records import AgentRecord, Message, Waiter
+from caxton.node.router import Router
+from caxton.node.spec import AgentSpec
+from caxton.node.status import agent_status
+from caxton.node.store import Store
+from caxton.node.supervision import child_spec_for, supervisor_spec_for
+from supervisor import Event, Runtime
+
+log = logging.getLogger("caxton.node")
+
+_LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+
+
+class Agents:
+    """The registry of agents (name -> record) and the owner of their lifecycles.
+
+    It promises that an agent's lifecycle state is always one the state
+    machine allows and is recorded in the store with its reason; that a
+    stopped agent was drained (every accepted message handled and snapshotted)
+    unless its drain timed out; and that an agent supervision gave up on is
+    ``failed`` with every waiter answered. ``changed`` is called whenever the
+    loop turn has something to flush; ``on_stopped`` whenever an agent leaves
+    ``draining`` (the node's shutdown waits on that).
+    """
+
+    def __init__(self, registry: dict[str, AgentRecord], *, runtime: Runtime, store: Store,
+                 router: Router, outbox: Outbox, modules: Modules, cache_dir: Path,
+                 changed: Callable[[], None], on_stopped: Callable[[], None]) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.router = router
+        self.outbox = outbox
+        self.modules = modules
+        self.cache_dir = cache_dir
+        self.by_name = registry  # shared with the router, which forwards by name
+        self._by_supervisor: dict[str, AgentRecord] = {}
+        self._changed = changed
+        self._on_stopped = on_stopped
+        router.on_snapshot_saved = self._after_snapshot
+        runtime.subscribe(self._on_event)
+
+    # -- the registry ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.by_name
+
+    def records(self) -> list[AgentRecord]:
+        return list(self.by_name.values())
+
+    def lookup(self, arguments: dict[str, Any]) -> AgentRecord:
+        """The agent a request names, or ``NoSuchAgent``."""
+        name = arguments.get("name")
+        rec = self.by_name.get(name) if isinstance(name, str) else None
+        if rec is None:
+            raise NoSuchAgent(f"no agent named {name!r}", name=name)
+        return rec
+
+    def add(self, spec: AgentSpec) -> AgentRecord:
+        name = spec.name
+
+        def record_transition(t: Transition) -> None:
+            self.store.record_event(name, "transition", t.source, t.target, t.reason)
+            self.store.set_agent_state(name, t.target)
+
+        rec = AgentRecord(spec=spec, lifecycle=Lifecycle(on_transition=record_transition))
+        self.by_name[name] = rec
+        return rec
+
+    def forget(self, rec: AgentRecord) -> None:
+        """Drop an agent that never ran (its spawn was refused half-way)."""
+        self.by_name.pop(rec.name, None)
+        self.store.delete_agent(rec.name)
+
+    def remove(self, rec: AgentRecord) -> None:
+        """Take the agent down for good: every waiter answered, every monitor told."""
+        self.halt(rec)
+        gone = NoSuchAgent(f"agent {rec.name!r} was removed", name=rec.name)
+        self.router.fail_callers(rec, gone)
+        for waiters in (rec.spawn_waiters, rec.stop_waiters, rec.snapshot_waiters):
+            for w in waiters:
+                self.outbox.error(w, gone)
+            waiters.clear()
+        for monitor in rec.monitors:
+            self.outbox.event(monitor, {"name": rec.name, "pid": None, "reason": "removed",
+                                        "time": time.time(), "restarting": False})
+        self.store.delete_agent(rec.name)
+        self.store.record_event(rec.name, "removed", str(rec.lifecycle.state), "unloaded", "")
+        del self.by_name[rec.name]
+        self.router.dirty.discard(rec)
+
+    # -- supervision -------------------------------------------------------------------
+
+    def start(self, rec: AgentRecord) -> None:
+        """Start the agent's supervision subtree; its first instance says hello later."""
+        config = {
+            "name": rec.name,
+            "module_path": str(self.modules.path(rec.spec.module_sha256)),
+            "cache_dir": str(self.cache_dir),
+            "limits": rec.spec.limits,
+            "security": rec.spec.security,
+        }
+        sup_spec = supervisor_spec_for(rec.spec)
+        rec.supervisor = self.runtime.start_supervisor(
+            sup_spec, [child_spec_for(rec.spec, config)],
+            on_message=lambda _child, message: self._on_agent_frame(rec, message))
+        self._by_supervisor[sup_spec.id] = rec
+
+    def restart(self, rec: AgentRecord, waiter: Waiter) -> None:
+        """A stopped or failed agent starts again; ``waiter`` hears once it serves."""
+        self.halt(rec)
+        rec.ever_ready = False
+        rec.lifecycle.to(State.LOADED, "restarted by request")
+        rec.spawn_waiters.append(waiter)
+        self.start(rec)
+
+    def halt(self, rec: AgentRecord) -> None:
+        """Take the agent's supervision subtree down without counting it as a failure."""
+        sup, rec.supervisor = rec.supervisor, None
+        if sup is None:
+            return
+        self._by_supervisor.pop(sup.id, None)
+        self.router.detach(rec)
+        sup.stop()
+
+    # -- draining and stopping ---------------------------------------------------------
+
+    def begin_drain(self, rec: AgentRecord, timeout: float, *, persist: bool) -> None:
+        """Stop taking messages, handle what was accepted, snapshot, then stop.
+
+        ``persist=False`` is the node's own shutdown: the agent is stored as
+        running, so the next node on this data folder brings it back.
+        """
+        rec.persist_stop = persist
+        rec.lifecycle.to(State.DRAINING, "stop requested" if persist else "node shutting down")
+        rec.stop_deadline = self.runtime.call_later(
+            timeout, lambda: self._finish_stop(rec, f"drain timed out after {timeout:g}s"))
+        self._maybe_finish_drain(rec)
+
+    def _maybe_finish_drain(self, rec: AgentRecord) -> None:
+        if rec.lifecycle.state is not State.DRAINING or rec.mailbox or rec.in_flight:
+            return
+        if rec.serving:
+            rec.drain_snapshot = True
+            self.router.request_snapshot(rec)
+
+    def _after_snapshot(self, rec: AgentRecord) -> None:
+        if rec.lifecycle.state is State.DRAINING and rec.drain_snapshot:
+            self._finish_stop(rec, "drained")
+
+    def _finish_stop(self, rec: AgentRecord, reason: str) -> None:
+        if rec.lifecycle.state is not State.DRAINING:
+            return
+        rec.drain_snapshot = False
+        if rec.stop_deadline is not None:
+            rec.stop_deadline.cancel()
+            rec.stop_deadline = None
+        self.halt(rec)
+        rec.lifecycle.to(State.STOPPED, reason)
+        if not rec.persist_stop:
+            self.store.set_agent_state(rec.name, State.RUNNING)
+        status = agent_status(rec)
+        for waiter in rec.stop_waiters:
+            self.outbox.ok(waiter, status)
+        rec.stop_waiters.clear()
+        self.router.fail_callers(rec, AgentNotRunning(f"agent {rec.name!r} stopped"))
+        self._changed()
+        self._on_stopped()
+
+    def give_up(self, rec: AgentRecord, reason: str) -> None:
+        """Supervision will not bring the agent back: it is ``failed``."""
+        if rec.lifecycle.state in (State.FAILED, State.STOPPED):
+            return
+        log.error("agent %s failed: %s", rec.name, reason)
+        rec.last_failure = rec.last_failure or reason
+        self.halt(rec)
+        was_draining = rec.lifecycle.state is State.DRAINING
+        rec.lifecycle.to(State.FAILED, reason)
+        error = SpawnFailed(f"agent {rec.name!r} failed to start: {reason}", reason=reason)
+        for waiter in rec.spawn_waiters:
+            self.outbox.error(waiter, error)
+        rec.spawn_waiters.clear()
+        self.router.fail_callers(rec, CallFailed(f"agent {rec.name!r} failed: {reason}",
+                                                 reason="agent_failed"))
+        if was_draining:
+            for waiter in rec.stop_waiters:
+                self.outbox.ok(waiter, agent_status(rec))
+            rec.stop_waiters.clear()
+            self._on_stopped()
+
+    # -- what an instance says ---------------------------------------------------------
+
+    def _on_agent_frame(self, rec: AgentRecord, raw: Any) -> None:
+        if rec.supervisor is None:
+            return  # the agent was halted; a late frame of its last instance
+        match frames.decode_from_agent(raw):
+            case Acks(acks, stats):
+                self.router.on_acks(rec, acks, stats)
+                if rec.lifecycle.state is State.DRAINING:
+                    self._maybe_finish_drain(rec)
+            case Hello() as hello:
+                self.router.on_hello(rec, hello)
+            case Ready(info):
+                self.router.on_ready(rec, info)
+                self._on_ready(rec)
+            case Failed(message_id, reason, text):
+                self.router.on_failed(rec, message_id, reason, text)
+            case Snapshot(last_message_id, state):
+                self.router.on_snapshot(rec, last_message_id, state)
+            case Health(healthy, text):
+                self.router.on_health(rec, healthy, text)
+            case Log(level, text):
+                log.log(_LOG_LEVELS.get(level, logging.INFO), "agent %s: %s", rec.name, text)
+        self.router.dirty.add(rec)
+        self._changed()
+
+    def _on_ready(self, rec: AgentRecord) -> None:
+        if rec.lifecycle.state is State.LOADED:
+            rec.lifecycle.to(State.READY, "first instance initialised")
+            rec.lifecycle.to(State.RUNNING, "serving")
+        if not rec.ever_ready:
+            rec.ever_ready = True
+            status = agent_status(rec)
+            for waiter in rec.spawn_waiters:
+                self.outbox.ok(waiter, status)
+            rec.spawn_waiters.clear()
+        if rec.lifecycle.state is State.DRAINING:
+            self._maybe_finish_drain(rec)
+
+    # -- what supervision says ---------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        rec = self._by_supervisor.get(event.supervisor)
+        if rec is None:
+            return
+        kind = event.kind
+        if kind == "exited":
+            self._on_instance_down(rec, event)
+        elif kind == "restarting":
+            self.router.on_restarting(rec)
+        elif kind == "unhealthy":
+            self.router.on_unhealthy(rec)
+        elif kind in ("gave_up", "manual_wait", "intensity_exceeded", "terminated"):
+            self.give_up(rec, f"{kind.replace('_', ' ')}: {event.reason or 'unknown'}")
+        self._changed()
+
+    def _on_instance_down(self, rec: AgentRecord, event: Event) -> None:
+        reason = event.reason or "unknown"
+        self.router.on_down(rec, reason)
+        will_restart = rec.ever_ready and _restarts_after(rec.spec, reason)
+        down = {"name": rec.name, "pid": event.pid, "reason": reason, "time": event.time,
+                "restarting": will_restart}
+        rec.monitors = [m for m in rec.monitors if self.outbox.event(m, down)]
+        if not rec.ever_ready:
+            self.give_up(rec, f"first instance did not start: {reason}")
+        elif not will_restart and rec.spec.policy_kind not in ("manual", "never"):
+            # temporary (or transient after a normal exit): supervision drops it quietly
+            self.give_up(rec, f"{rec.spec.restart} agent exited: {reason}")
+
+    # -- recovery ----------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Bring back every agent of the data folder as it was when the node went down."""
+        for spec_dict, state in self.store.load_agents():
+            spec = AgentSpec.from_dict(spec_dict)
+            rec = self.add(spec)
+            rec.mailbox.extend(
+                Message(m.id, m.sender, m.payload, m.attempts, m.reasons)
+                for m in self.store.pending_messages(spec.name))
+            comes_back = state in (State.LOADED, State.READY, State.RUNNING, State.DRAINING)
+            if comes_back and spec.restart != "temporary":
+                wasm = self.store.get_module(spec.module_sha256)
+                if wasm is None:
+                    rec.lifecycle.state = State.FAILED
+                    rec.last_failure = "module missing from the store"
+                    continue
+                self.modules.install(spec.module_sha256, wasm, spec.security)
+                rec.lifecycle.to(State.LOADED, "node restarted")
+                self.start(rec)
+            else:
+                rec.lifecycle.state = State(state) if not comes_back else State.FAILED
+        self.store.commit()
+
+
+def _restarts_after(spec: AgentSpec, reason: str) -> bool:
+    """Whether supervision will bring an instance back after it exited for ``reason``."""
+    if spec.restart == "temporary" or spec.policy_kind in ("manual", "never"):
+        return False
+    return not (spec.restart == "transient" and reason in ("normal", "shutdown"))

@@ -1,0 +1,39 @@
+"""What a request handler is given: the node's parts, never its loop or its socket.
+
+Handlers (``caxton.node.handlers``) turn one client request into calls on these
+parts and return the reply, or ``DEFERRED`` when the reply comes later (a call
+answered by the agent, a spawn answered once the first instance serves). The
+loop turn then commits and sends replies; a handler never does either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from caxton.node.agents import Agents
+from caxton.node.modules import Modules
+from caxton.node.outbox import Outbox
+from caxton.node.records import Waiter
+from caxton.node.router import Router
+from caxton.node.store import Store
+
+#: a handler's result when the reply comes later, from the router or the agents
+DEFERRED: Any = object()
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    name: str
+    instance: str  # tells a client that an IPC socket it found leads to this very node
+    local_address: str | None
+    started: float
+    store: Store
+    router: Router
+    outbox: Outbox
+    agents: Agents
+    modules: Modules
+
+
+Handler = Callable[[NodeContext, Waiter, dict[str, Any]], Any]

@@ -1,0 +1,44 @@
+"""Looking at the node and its agents: ping, status, list, monitor.
+
+None of these changes an agent; ``monitor`` only registers the client for
+DOWN events, which leave as they happen (see ``Outbox.event``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from caxton import protocol
+from caxton.node.context import Handler, NodeContext
+from caxton.node.records import Waiter
+from caxton.node.status import agent_status
+
+
+def ping(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    return {"node": ctx.name, "pid": os.getpid(), "agents": len(ctx.agents),
+            "uptime_s": time.time() - ctx.started, "protocol": protocol.PROTOCOL_VERSION,
+            "local": ctx.local_address, "instance": ctx.instance}
+
+
+def status(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    return agent_status(ctx.agents.lookup(arguments))
+
+
+def list_agents(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    return [agent_status(rec) for rec in ctx.agents.records()]
+
+
+def monitor(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    rec = ctx.agents.lookup(arguments)
+    rec.monitors.append(waiter)
+    return {"monitoring": rec.name}
+
+
+OPERATIONS: dict[str, Handler] = {
+    "ping": ping,
+    "status": status,
+    "list": list_agents,
+    "monitor": monitor,
+}

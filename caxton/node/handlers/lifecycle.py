@@ -1,0 +1,104 @@
+"""An agent's lifecycle by request: spawn, stop, restart, remove, snapshot.
+
+A spawn is answered once the first instance serves; a stop once the agent has
+drained (or its drain timed out); a snapshot once the instance has taken it.
+Until then the handler returns ``DEFERRED`` and the agents room answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from caxton.errors import AgentExists, AgentNotRunning, InvalidRequest
+from caxton.node.context import DEFERRED, Handler, NodeContext
+from caxton.node.lifecycle import State
+from caxton.node.records import Waiter
+from caxton.node.spec import check_name, parse_spawn
+from caxton.node.status import agent_status
+from caxton.wasm import Limits, ModuleLoadError, module_bytes
+from supervisor import SpecError
+
+
+def spawn(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    name = check_name(arguments.get("name"))
+    if name in ctx.agents:
+        raise AgentExists(f"an agent named {name!r} already exists", name=name)
+    source = arguments.get("module")
+    if not isinstance(source, bytes):
+        raise InvalidRequest("module must be bytes (wasm binary or WAT text)", field="module")
+    try:
+        wasm = module_bytes(source)
+    except ModuleLoadError as exc:
+        raise InvalidRequest(f"module: {exc}", field="module") from None
+    sha256 = hashlib.sha256(wasm).hexdigest()
+    spec = parse_spawn(arguments, sha256, Limits().to_dict())
+    try:
+        Limits.from_dict(spec.limits)
+    except ValueError as exc:
+        raise InvalidRequest(f"limits: {exc}", field="limits") from None
+    ctx.modules.validate(spec, wasm, arguments.get("vectors"))
+    ctx.store.put_module(sha256, wasm)
+    ctx.modules.install(sha256, wasm, spec.security)
+    rec = ctx.agents.add(spec)
+    rec.spawn_waiters.append(waiter)
+    rec.lifecycle.to(State.LOADED, "validated and compiled")
+    ctx.store.save_agent(name, spec.to_dict(), State.LOADED)
+    try:
+        ctx.agents.start(rec)
+    except SpecError as exc:  # parse_spawn mirrors these rules; this is the backstop
+        ctx.agents.forget(rec)
+        raise InvalidRequest(str(exc)) from None
+    return DEFERRED
+
+
+def stop(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    rec = ctx.agents.lookup(arguments)
+    timeout = arguments.get("timeout", 30.0)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise InvalidRequest("timeout must be a positive number", field="timeout")
+    state = rec.lifecycle.state
+    if state is State.STOPPED:
+        return agent_status(rec)
+    if state in (State.RUNNING, State.DRAINING):
+        rec.stop_waiters.append(waiter)
+        if state is State.RUNNING:
+            ctx.agents.begin_drain(rec, float(timeout), persist=True)
+        return DEFERRED
+    ctx.agents.halt(rec)
+    rec.lifecycle.to(State.STOPPED, "stopped by request")
+    return agent_status(rec)
+
+
+def restart(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    rec = ctx.agents.lookup(arguments)
+    if rec.lifecycle.state not in (State.STOPPED, State.FAILED):
+        state = str(rec.lifecycle.state)
+        raise InvalidRequest(f"agent {rec.name!r} is {state}; only a stopped or failed"
+                             " agent can be restarted", state=state)
+    ctx.agents.restart(rec, waiter)
+    return DEFERRED
+
+
+def remove(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    ctx.agents.remove(ctx.agents.lookup(arguments))
+    return None
+
+
+def snapshot(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    rec = ctx.agents.lookup(arguments)
+    if not rec.serving:
+        raise AgentNotRunning(f"agent {rec.name!r} has no instance serving now",
+                              state=str(rec.lifecycle.state))
+    rec.snapshot_waiters.append(waiter)
+    ctx.router.request_snapshot(rec)
+    return DEFERRED
+
+
+OPERATIONS: dict[str, Handler] = {
+    "spawn": spawn,
+    "stop": stop,
+    "restart": restart,
+    "remove": remove,
+    "snapshot": snapshot,
+}

@@ -1,0 +1,41 @@
+"""An agent's status as the node reports it (``status``, ``list``, stop and spawn replies).
+
+Built from the record alone, plus the process's resident memory read at the
+moment of asking; the client reads it into ``caxton.AgentStatus``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import psutil
+
+from caxton.node.records import AgentRecord
+
+
+def agent_status(rec: AgentRecord) -> dict[str, Any]:
+    rss = 0
+    if rec.pid is not None:
+        with contextlib.suppress(psutil.Error):  # the process just went away
+            rss = psutil.Process(rec.pid).memory_info().rss
+    return {
+        "name": rec.name,
+        "state": str(rec.lifecycle.state),
+        "module_sha256": rec.spec.module_sha256,
+        "pid": rec.pid,
+        "uptime_s": None if rec.started_at is None else time.time() - rec.started_at,
+        "restarts": rec.restarts,
+        "last_failure": rec.last_failure,
+        "memory_bytes": rec.memory_bytes,
+        "rss_bytes": rss,
+        "fuel_consumed": rec.fuel_consumed,
+        "messages_handled": rec.handled,
+        "messages_failed": rec.failed,
+        "mailbox_depth": rec.depth,
+        "health": rec.health,
+        "monitors": len(rec.monitors),
+        "restart": rec.spec.restart,
+        "policy": rec.spec.policy_kind,
+    }
