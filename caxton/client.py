@@ -93,6 +93,18 @@ def _options(value: Any) -> Any:
 
 
 class Client:
+    """A connection to one node: every operation on agents, as blocking calls.
+
+    It owns one DEALER socket and matches replies to requests by id, so a
+    reply that comes after its request timed out is dropped, never mistaken
+    for the next one. ``send`` returns once the node has journaled the
+    message (it will be handled at least once, its effects exactly once);
+    ``call`` returns the agent's reply. Errors are typed ``CaxtonError``
+    subclasses, rebuilt from the node's error frames. A loopback TCP address
+    is upgraded to the node's IPC socket when it is the same node. Not
+    thread-safe: one client per thread.
+    """
+
     def __init__(self, address: str, *, timeout: float = 5.0, local: bool = True,
                  spin: float = DEFAULT_SPIN) -> None:
         self.address = address

@@ -12,6 +12,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class AgentStatus:
+    """One agent as ``status`` and ``list`` report it; unknown fields of a newer node are
+    ignored, so an older client still reads it."""
+
     name: str
     state: str
     module_sha256: str
@@ -62,6 +65,8 @@ class Down:
 
 @dataclass(frozen=True)
 class DeadLetter:
+    """A message the agent's instance died on ``max_attempts`` times, kept with the reasons."""
+
     message_id: int
     sender: str
     payload: bytes

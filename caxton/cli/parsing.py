@@ -8,6 +8,8 @@ from typing import NoReturn
 
 
 class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that prints one line and exits 2 on a usage error."""
+
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(2)

@@ -25,6 +25,8 @@ DEFERRED: Any = object()
 
 @dataclass(frozen=True)
 class NodeContext:
+    """The parts of a node a handler may use; built once by the node."""
+
     name: str
     instance: str  # tells a client that an IPC socket it found leads to this very node
     local_address: str | None

@@ -18,6 +18,8 @@ from enum import StrEnum
 
 
 class State(StrEnum):
+    """An agent's lifecycle state (the module's docstring has the machine)."""
+
     UNLOADED = "unloaded"
     LOADED = "loaded"
     READY = "ready"
@@ -44,6 +46,8 @@ class IllegalTransition(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Transition:
+    """One recorded move of the state machine, with when and why."""
+
     time: float
     source: State
     target: State
@@ -51,6 +55,8 @@ class Transition:
 
 
 class Lifecycle:
+    """One agent's state machine: refuses transitions it does not allow, records the rest."""
+
     def __init__(
         self,
         state: State = State.UNLOADED,

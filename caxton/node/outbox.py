@@ -23,6 +23,11 @@ from caxton.zmqflags import NOBLOCK, SNDMORE
 
 
 class Outbox:
+    """The replies of a loop turn, held until its commit (see the module's docstring).
+
+    Owns nothing but the frames it holds; the socket is the node's.
+    """
+
     def __init__(self, socket: zmq.Socket[bytes]) -> None:
         self._socket = socket
         self._frames: list[tuple[bytes, bytes]] = []

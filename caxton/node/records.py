@@ -25,6 +25,8 @@ Waiter = tuple[bytes, int]
 
 @dataclass(slots=True)
 class Message:
+    """A message in a mailbox or in flight, with the deaths it is blamed for."""
+
     id: int
     sender: str
     payload: bytes
@@ -34,6 +36,13 @@ class Message:
 
 @dataclass(eq=False)  # identity semantics: records live in sets
 class AgentRecord:
+    """The node's working copy of one agent, read on every message.
+
+    The ``agents`` room writes the lifecycle, the supervisor and the waiters;
+    the router alone writes the mailbox, the window in flight, the callers and
+    the fields of the current instance (pid, serving, health, counters).
+    """
+
     spec: AgentSpec
     lifecycle: Lifecycle
     supervisor: Supervisor | None = None

@@ -30,6 +30,8 @@ LIMIT_FIELDS = (
 
 @dataclass(frozen=True)
 class AgentSpec:
+    """What a spawn asked for, checked: persisted as is, so a restarted node rebuilds it."""
+
     name: str
     module_sha256: str
     init: bytes = b""

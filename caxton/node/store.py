@@ -88,6 +88,8 @@ CREATE TABLE IF NOT EXISTS events (
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
+    """A journaled message as the store gives it back (recovery, replay, dead letters)."""
+
     id: int
     sender: str
     payload: bytes
@@ -97,6 +99,8 @@ class StoredMessage:
 
 @dataclass(frozen=True, slots=True)
 class StoredSnapshot:
+    """An agent's latest snapshot: its state after message ``last_message_id``."""
+
     state: bytes
     last_message_id: int
     created: float
@@ -123,6 +127,14 @@ WAL_KEEP_BYTES = 4 * 1024 * 1024
 
 
 class Store:
+    """The node's durable state in one SQLite file; only the node's loop uses it.
+
+    Owns the connection and the write-behind buffers. Promises that what the
+    node wrote before a ``commit`` returned survives the node's process dying;
+    that message ids are never reused; and that ``durable_through`` never
+    names a message that is not committed.
+    """
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
