@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from caxton.node.agents import Agents
+from caxton.node.config import NodeConfig
 from caxton.node.modules import Modules
 from caxton.node.outbox import Outbox
 from caxton.node.records import Waiter
@@ -28,6 +29,7 @@ class NodeContext:
     """The parts of a node a handler may use; built once by the node."""
 
     name: str
+    config: NodeConfig
     instance: str  # tells a client that an IPC socket it found leads to this very node
     local_address: str | None
     started: float

@@ -36,6 +36,7 @@ from caxton import protocol
 from caxton.endpoint import local_endpoint
 from caxton.errors import CaxtonError
 from caxton.node.agents import Agents
+from caxton.node.config import NodeConfig
 from caxton.node.context import DEFERRED, NodeContext
 from caxton.node.handlers import OPERATIONS
 from caxton.node.lifecycle import State
@@ -82,8 +83,10 @@ class Node:
         name: str = "n1",
         data_dir: str | os.PathLike[str] = "caxton-data",
         listen: str = protocol.DEFAULT_ADDRESS,
+        config: NodeConfig | None = None,
     ) -> None:
         self.name = name
+        self.config = config or NodeConfig()
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = self._lock_data_dir()
@@ -116,7 +119,7 @@ class Node:
                              cache_dir=cache.directory, changed=self._schedule_flush,
                              on_stopped=self._maybe_exit)
         self.context = NodeContext(
-            name=name, instance=secrets.token_hex(8), local_address=self.local_address,
+            name=name, config=self.config, instance=secrets.token_hex(8), local_address=self.local_address,
             started=time.time(), store=self.store, router=self.router, outbox=self.outbox,
             agents=self.agents, modules=modules)
         self._flush_scheduled = False

@@ -1,0 +1,16 @@
+"""A node's settings beyond its name, data folder and address.
+
+One frozen record, built from the node's command line (``caxton.node.cli``)
+or by whoever embeds a node, and read by the rooms that enforce it. Every
+setting has the default a careful operator would pick; ``docs/security.md``
+and ``docs/node.md`` list them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Settings of one node; the defaults are the documented ones."""
