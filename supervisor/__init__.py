@@ -10,17 +10,20 @@ from .child import ChildLink
 from .errors import (
     ChildExists,
     ChildNotRunning,
+    ChildRestarting,
     ChildRunning,
     EncodeError,
     NoSuchChild,
     RuntimeClosed,
+    SimpleOneForOne,
     SpecError,
+    StartFailed,
     SupervisorError,
     SupervisorStopped,
     ZygoteError,
 )
 from .loop import TimerHandle
-from .records import ChildInfo, Down, Event, Exit, MonitorRef
+from .records import ChildInfo, ChildState, Down, Event, Exit, MonitorRef
 from .runtime import Runtime
 from .spec import (
     Backoff,
@@ -41,8 +44,10 @@ __all__ = [
     "ChildInfo",
     "ChildLink",
     "ChildNotRunning",
+    "ChildRestarting",
     "ChildRunning",
     "ChildSpec",
+    "ChildState",
     "Down",
     "EncodeError",
     "Event",
@@ -56,7 +61,9 @@ __all__ = [
     "RestartPolicy",
     "Runtime",
     "RuntimeClosed",
+    "SimpleOneForOne",
     "SpecError",
+    "StartFailed",
     "Supervisor",
     "SupervisorError",
     "SupervisorSpec",

@@ -37,6 +37,12 @@ class ChildLink:
     records from linked children. ``socket`` may be registered in the child's
     own poller; read it with ``recv_nowait``/``recv_many`` (a readable socket may
     hold only a control frame, in which case they return nothing).
+
+    The child acknowledges its start (OTP's ``proc_lib:init_ack``) with
+    :meth:`ready`, or implicitly the first time it waits on the link (``recv``,
+    ``recv_nowait``, ``recv_many``, ``poll``, or taking ``socket`` to poll it
+    itself): a child that waits for messages has finished its start. Until
+    then the supervisor's ``start_child`` has not returned. Sends do not ack.
     """
 
     def __init__(self, child_id: str, sock: zmq.Socket[bytes], trap_exits: bool,
@@ -46,6 +52,15 @@ class ChildLink:
         self._sock = sock
         self._trap = trap_exits
         self._finish = finish
+        self.acked = False
+
+    # ---------------------------------------------------------------- start
+    def ready(self) -> None:
+        """Acknowledge the start: the supervisor's ``start_child`` returns and
+        the next child starts. Idempotent."""
+        if not self.acked:
+            self.acked = True
+            self._sock.send(wire.control(wire.CTRL_ACK, None))
 
     # -------------------------------------------------------------- sending
     def send(self, message: Any) -> None:
@@ -58,6 +73,8 @@ class ChildLink:
 
         Returns None on timeout (a message that is itself None is therefore
         indistinguishable from a timeout)."""
+        if not self.acked:
+            self.ready()
         sock = self._sock
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -86,6 +103,8 @@ class ChildLink:
     def recv_many(self, max_messages: int = 1000) -> list[Any]:
         """Every queued message, up to ``max_messages``, without waiting: lets a
         busy child drain its queue in one call."""
+        if not self.acked:
+            self.ready()
         out: list[Any] = []
         recv = self._sock.recv
         decode = wire.decode
@@ -109,11 +128,16 @@ class ChildLink:
 
     def poll(self, timeout: float | None) -> bool:
         """True when a frame is waiting (timeout in seconds; None: forever)."""
+        if not self.acked:
+            self.ready()
         ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
         return bool(self._sock.poll(ms, zmq.POLLIN))
 
     @property
     def socket(self) -> zmq.Socket[bytes]:
+        """For the child's own poller; taking it acknowledges the start."""
+        if not self.acked:
+            self.ready()
         return self._sock
 
     # --------------------------------------------------------------- exits
@@ -254,7 +278,10 @@ def run_child(payload: bytes) -> NoReturn:
     try:
         fn = _resolve(boot["target"])
         args, kwargs = pickle.loads(boot["args"])
-        fn(link, *args, **kwargs)
+        result = fn(link, *args, **kwargs)
+        if isinstance(result, str) and result == "ignore" and not link.acked:
+            # OTP's ignore: the supervisor keeps the spec with no process
+            sock.send(wire.control(wire.CTRL_IGNORE, None))
         reason = reasons.NORMAL
     except SystemExit as exc:
         code = exc.code

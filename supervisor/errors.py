@@ -10,11 +10,14 @@ from __future__ import annotations
 __all__ = [
     "ChildExists",
     "ChildNotRunning",
+    "ChildRestarting",
     "ChildRunning",
     "EncodeError",
     "NoSuchChild",
     "RuntimeClosed",
+    "SimpleOneForOne",
     "SpecError",
+    "StartFailed",
     "SupervisorError",
     "SupervisorStopped",
     "ZygoteError",
@@ -85,3 +88,26 @@ class EncodeError(SupervisorError, TypeError):
 
 class ZygoteError(SupervisorError):
     """The fork server could not be started or did not answer."""
+
+
+class StartFailed(SupervisorError):
+    """A child failed before it acknowledged its start (OTP's ``{error, Reason}``
+    from ``start_child``, or a supervisor whose initial child could not start)."""
+
+    def __init__(self, child_id: str, reason: str) -> None:
+        self.child_id = child_id
+        self.reason = reason
+        super().__init__(f"{child_id!r} failed to start: {reason}")
+
+
+class ChildRestarting(SupervisorError):
+    """The child has a restart pending (OTP's ``{error, restarting}``)."""
+
+    def __init__(self, child_id: str) -> None:
+        self.child_id = child_id
+        super().__init__(f"{child_id!r}: child is restarting")
+
+
+class SimpleOneForOne(SupervisorError):
+    """The operation does not apply to a ``simple_one_for_one`` supervisor
+    (OTP's ``{error, simple_one_for_one}``)."""

@@ -14,8 +14,8 @@ from .loop import TimerHandle
 from .records import Down, MonitorRef
 
 if TYPE_CHECKING:
+    from .host import ChildOwner
     from .spec import ChildSpec
-    from .supervisor import Supervisor
     from .zygote import ZygoteClient
 
 __all__ = ["Process"]
@@ -23,13 +23,16 @@ __all__ = ["Process"]
 
 class Process:
     __slots__ = (
+        "acked",
         "connected",
         "exited",
+        "exited_at",
         "finalized",
         "health_check",
         "health_rid",
         "health_tick",
         "id",
+        "ignored",
         "kill_reason",
         "links",
         "misses",
@@ -42,6 +45,7 @@ class Process:
         "pong_seq",
         "report_timer",
         "reported",
+        "restart_after",
         "rid",
         "spawned_at",
         "spec",
@@ -51,7 +55,7 @@ class Process:
         "zygote",
     )
 
-    def __init__(self, owner: Supervisor, spec: ChildSpec, zygote: ZygoteClient, pid: int,
+    def __init__(self, owner: ChildOwner, spec: ChildSpec, zygote: ZygoteClient, pid: int,
                  pidfd: int, rid: bytes, health_rid: bytes | None, spawned_at: float) -> None:
         self.owner = owner
         self.zygote = zygote
@@ -63,6 +67,10 @@ class Process:
         self.health_rid = health_rid
         self.spawned_at = spawned_at
         self.connected = False
+        self.acked = False  # the child acknowledged its start (init_ack)
+        self.ignored = False  # its start function returned "ignore"
+        self.restart_after = False  # set by whoever terminates it on purpose
+        self.exited_at = 0.0
         self.pending: list[bytes] = []
         self.reported: str | None = None
         self.kill_reason: str | None = None
@@ -79,6 +87,10 @@ class Process:
         self.ping_seq = 0
         self.pong_seq = 0
         self.misses = 0
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited
 
     def cancel_timers(self) -> None:
         for timer in (self.health_tick, self.health_check):

@@ -29,8 +29,14 @@ def from_status(status: int) -> str:
 
 
 def signal_reason(signum: int) -> str:
+    """SIGKILL is OTP's ``kill`` (reason ``killed``). SIGTERM is how an OS asks a
+    process to stop, the role ``exit(Pid, shutdown)`` plays in OTP, and it is the
+    signal the supervisor itself sends to shut a child down: so a SIGTERM from
+    anywhere reads as ``shutdown`` (a transient child stays down after it)."""
     if signum == signal.SIGKILL:
         return KILLED
+    if signum == signal.SIGTERM:
+        return SHUTDOWN
     try:
         return f"signal:{signal.Signals(signum).name}"
     except ValueError:

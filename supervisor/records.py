@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
-__all__ = ["ChildInfo", "Down", "Event", "Exit", "MonitorRef"]
+__all__ = ["ChildInfo", "ChildState", "Down", "Event", "Exit", "MonitorRef"]
+
+
+class ChildState(StrEnum):
+    """Where a supervisor's child stands. A ``StrEnum``: compares equal to its
+    value, so ``info.state == "running"`` keeps working."""
+
+    STARTING = "starting"  # queued or forked; its start not acknowledged yet
+    RUNNING = "running"  # acknowledged its start (OTP: has a pid)
+    RESTARTING = "restarting"  # a restart is pending (backoff, group, failed restart)
+    MANUAL_WAIT = "manual_wait"  # policy Manual: down until restart_child
+    STOPPED = "stopped"  # down: terminated, normal exit, gave up, or never started
+    IGNORED = "ignored"  # its start function returned "ignore" (OTP: pid undefined)
 
 _refs = itertools.count(1)
 
@@ -49,7 +62,13 @@ class Event:
 
     kinds: ``started``, ``exited``, ``restarting`` (``delay`` set),
     ``gave_up``, ``manual_wait``, ``unhealthy``, ``intensity_exceeded``,
-    ``terminated`` (a supervisor stopped; ``child`` is None), ``supervisor_started``.
+    ``terminated`` (a supervisor stopped; ``child`` is None), ``supervisor_started``,
+    ``start_failed`` (a child failed before acknowledging a first start),
+    ``ignored`` (its start function returned "ignore"), ``auto_shutdown``.
+
+    ``restart`` (``exited`` only) is True exactly when supervision will start
+    that child again (at once, after a delay, or with its group), decided
+    before the event is emitted, so an embedder need not re-derive it.
     """
 
     kind: str
@@ -59,6 +78,7 @@ class Event:
     reason: str | None
     delay: float | None
     time: float
+    restart: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,17 +88,16 @@ class Event:
 class ChildInfo:
     """One row of :meth:`Supervisor.which_children`.
 
-    ``state`` is one of ``starting`` (forked, link not yet connected),
-    ``running``, ``restarting`` (waiting for a restart, e.g. a backoff delay),
-    ``manual_wait``, ``stopped``.
+    ``state`` is a :class:`ChildState`.
     """
 
     id: str
     pid: int | None
     type: str
-    state: str
+    state: ChildState
     restart: str
 
     @property
     def running(self) -> bool:
-        return self.state in ("starting", "running")
+        return self.state in (ChildState.STARTING, ChildState.RUNNING) and (
+            self.pid is not None or self.type == "supervisor")

@@ -19,21 +19,26 @@ import shutil
 import signal
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
 from . import _prctl, reasons, wire
 from .errors import ChildNotRunning, RuntimeClosed, SpecError, ZygoteError
-from .flags import NOBLOCK, RCVMORE, SNDMORE, readable
+from .flags import NOBLOCK, POLLIN, RCVMORE, SNDMORE, readable
 from .loop import Loop
 from .process import Process
 from .records import Down, Event, MonitorRef
 from .spec import ChildSpec, SupervisorSpec, check_children, target_name
 from .supervisor import Supervisor
 from .zygote import ZygoteClient
+
+if TYPE_CHECKING:
+    from .host import ChildOwner, Watched
+    from .spec import Shutdown
 
 __all__ = ["Runtime"]
 
@@ -47,6 +52,10 @@ _TIMEOUT = object()
 
 class Runtime(Loop):
     """Supervises OS processes from a single-threaded loop.
+
+    It implements :class:`supervisor.host.Host`, the interface its supervisors
+    use (``spawn``, ``send``, ``terminate``, ``await_start``, ``emit``,
+    ``monitor``...): those methods are for supervisors, not for embedders.
 
     ``preload`` names modules the zygote imports before it freezes its heap
     (the embedder's heavy modules); ``name`` prefixes the process titles.
@@ -90,7 +99,10 @@ class Runtime(Loop):
         self._by_pid: dict[int, Process] = {}
         self._by_rid: dict[bytes, Process] = {}
         self._by_health: dict[bytes, Process] = {}
-        self._monitors: dict[MonitorRef, Process | Supervisor | None] = {}
+        self._monitors: dict[MonitorRef, Watched | None] = {}
+        # frames read while a start was awaited; dispatched before any newer one
+        self._deferred: deque[tuple[Process | None, bytes, bytes]] = deque()
+        self._drain_pending = False
         self._rids = itertools.count(1)
         self._boot_files = itertools.count(1)
         self._subscribers: list[Callable[[Event], None]] = []
@@ -114,21 +126,29 @@ class Runtime(Loop):
         return self._zygote.pid if self._zygote.alive else None
 
     def start_supervisor(self, spec: SupervisorSpec, children: Sequence[ChildSpec] = (), *,
-                         on_message: Callable[[str, Any], None] | None = None) -> Supervisor:
-        """Start a top-level supervisor with its initial children (in order)."""
+                         on_message: Callable[[str, Any], None] | None = None,
+                         wait: bool = True) -> Supervisor:
+        """Start a top-level supervisor with its initial children, in order,
+        each started only once the previous acknowledged its start.
+
+        ``wait=True`` (OTP): returns once every initial child acknowledged; if
+        one fails first, the ones started are terminated and ``StartFailed``
+        is raised. ``wait=False`` (the embedder's mode): returns at once; the
+        starts, and every later restart, proceed in the loop and are reported
+        as events (``started``, ``start_failed``, ``ignored``)."""
         self._check_open()
         if not isinstance(spec, SupervisorSpec):
             raise SpecError("spec", f"must be a SupervisorSpec, got {spec!r}")
-        initial = check_children("children", children)
+        initial = check_children("children", children, spec)
         if on_message is not None and not callable(on_message):
             raise SpecError("on_message", "must be callable or None")
         for existing in self._supervisors:
             if existing.id == spec.id and existing.running:
                 raise SpecError("id", f"a supervisor {spec.id!r} is already running")
         self._supervisors = [s for s in self._supervisors if s.running]
-        sup = Supervisor(self, spec, initial, parent=None, on_message=on_message)
+        sup = Supervisor(self, spec, initial, parent=None, on_message=on_message, wait=wait)
         self._supervisors.append(sup)
-        sup._start()
+        sup.boot()
         return sup
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
@@ -193,7 +213,7 @@ class Runtime(Loop):
         return self._zygote
 
     # ============================================================= spawn
-    def _spawn(self, owner: Supervisor, spec: ChildSpec) -> Process:
+    def spawn(self, owner: ChildOwner, spec: ChildSpec) -> Process:
         self._check_open()
         n = next(self._rids)
         rid = b"w%x" % n
@@ -235,6 +255,9 @@ class Runtime(Loop):
 
     # ========================================================== messages
     def _on_router(self) -> None:
+        deferred = self._deferred
+        if deferred:
+            self._drain_deferred()
         router = self._router
         recv = router.recv
         by_rid = self._by_rid
@@ -267,13 +290,113 @@ class Runtime(Loop):
                 continue
             if type(message) is ext:
                 self._on_control(proc, message)
+            else:
+                handler = proc.owner.on_message
+                if handler is not None:
+                    try:
+                        handler(proc.id, message)
+                    except Exception:
+                        log.exception("supervisor: on_message raised")
+            if deferred:  # a handler awaited a start: what it read comes first
+                self._drain_deferred()
+
+    def _dispatch(self, proc: Process | None, rid: bytes, frame: bytes) -> None:
+        """Handle one frame read from the ROUTER (the slow path's copy of the
+        loop in ``_on_router``)."""
+        if proc is None:
+            self._on_health_frame(rid, frame)
+            return
+        try:
+            message = wire.decode(frame)
+        except Exception:
+            log.warning("supervisor: undecodable frame from %s", proc)
+            return
+        if type(message) is wire.ExtType:
+            self._on_control(proc, message)
+            return
+        handler = proc.owner.on_message
+        if handler is not None:
+            try:
+                handler(proc.id, message)
+            except Exception:
+                log.exception("supervisor: on_message raised")
+
+    def _drain_deferred(self) -> None:
+        self._drain_pending = False
+        deferred = self._deferred
+        while deferred:
+            self._dispatch(*deferred.popleft())
+
+    def _defer(self, proc: Process | None, rid: bytes, frame: bytes) -> None:
+        self._deferred.append((proc, rid, frame))
+        if not self._drain_pending:
+            self._drain_pending = True
+            self.call_soon(self._drain_deferred)
+
+    # ======================================================= awaiting a start
+    def await_start(self, proc: Process) -> None:
+        """Wait, outside the loop, until ``proc`` acknowledged its start or is
+        gone (OTP's ``proc_lib:start`` waiting for ``init_ack``).
+
+        Only the ROUTER socket and the child's pidfd are watched. Frames from
+        other children (and the child's own messages) are deferred in arrival
+        order and dispatched by the loop before anything newer, never from in
+        here; only health pongs and the child's own control frames are
+        handled at once. Other children's exits wait for the loop as well."""
+        router = self._router
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        pidfd_open = True
+        poller.register(proc.pidfd, zmq.POLLIN)
+        while not (proc.acked or proc.finalized):
+            if self._closed:
+                return
+            timeout: int | None = None
+            if proc.exited:
+                if pidfd_open:
+                    poller.unregister(proc.pidfd)
+                    pidfd_open = False
+                remaining = proc.exited_at + _REPORT_GRACE - time.monotonic()
+                if remaining <= 0:
+                    self._finalize(proc)
+                    continue
+                timeout = int(remaining * 1000) + 1
+            ready = dict(poller.poll(timeout))
+            if ready.get(router, 0) & POLLIN:
+                self._read_while_awaiting(proc)
+            if pidfd_open and proc.pidfd in ready and not proc.exited:
+                poller.unregister(proc.pidfd)
+                pidfd_open = False
+                self._on_pidfd(proc)
+        if pidfd_open and not proc.exited:
+            poller.unregister(proc.pidfd)
+
+    def _read_while_awaiting(self, proc: Process) -> None:
+        router = self._router
+        while readable(router):
+            try:
+                rid = router.recv(NOBLOCK)
+            except zmq.Again:
+                return
+            frame = router.recv()
+            while router.getsockopt(RCVMORE):
+                router.recv()
+            sender = self._by_rid.get(rid)
+            if sender is None:
+                if rid in self._by_health:
+                    self._on_health_frame(rid, frame)  # bookkeeping, not dispatch
                 continue
-            handler = proc.owner.on_message
-            if handler is not None:
+            if sender is proc:
                 try:
-                    handler(proc.id, message)
+                    message = wire.decode(frame)
                 except Exception:
-                    log.exception("supervisor: on_message raised")
+                    continue
+                if type(message) is wire.ExtType and message.code != wire.CTRL_EXIT_SIGNAL:
+                    self._on_control(proc, message)
+                    if proc.acked or proc.finalized:
+                        return
+                    continue
+            self._defer(sender, rid, frame)
 
     def _on_health_frame(self, rid: bytes, frame: bytes) -> None:
         proc = self._by_health.get(rid)
@@ -294,10 +417,15 @@ class Runtime(Loop):
             pending, proc.pending = proc.pending, []
             for data in pending:
                 self._deliver(proc, data)
-            proc.owner._on_ready(proc)
-            self._emit("started", proc.owner.id, proc.id, proc.pid)
+        elif code == wire.CTRL_ACK:
+            if proc.acked or proc.exited:
+                return
+            proc.acked = True
             if proc.spec.health is not None:
                 self._health_schedule(proc)
+            proc.owner.child_started(proc)
+        elif code == wire.CTRL_IGNORE:
+            proc.ignored = True
         elif code == wire.CTRL_EXIT:
             proc.reported = str(payload)
             if proc.exited and not proc.finalized:
@@ -305,7 +433,7 @@ class Runtime(Loop):
         elif code == wire.CTRL_TRAP:
             proc.trap = bool(payload)
 
-    def _send(self, proc: Process, data: bytes) -> None:
+    def send(self, proc: Process, data: bytes) -> None:
         """Send one encoded frame to a live incarnation; raise ChildNotRunning
         if it is gone."""
         if proc.exited:
@@ -385,6 +513,7 @@ class Runtime(Loop):
         if proc.exited:
             return
         proc.exited = True
+        proc.exited_at = time.monotonic()
         proc.status = status
         self.remove_reader(proc.pidfd)
         with contextlib.suppress(OSError):
@@ -421,15 +550,13 @@ class Runtime(Loop):
         self._by_rid.pop(proc.rid, None)
         if proc.health_rid is not None:
             self._by_health.pop(proc.health_rid, None)
-        self._emit("exited", proc.owner.id, proc.id, proc.pid, reason)
+        # the owner decides (restart or not) and emits ``exited`` first
+        proc.owner.child_exited(proc, reason)
+        down_reason = reasons.NORMAL if proc.ignored else reason
         for ref, callback in proc.monitors.items():
-            self._deliver_down(ref, callback, Down(ref, proc.id, proc.pid, reason))
+            self.deliver_down(ref, callback, Down(ref, proc.id, proc.pid, down_reason))
         proc.monitors.clear()
-        self._propagate_exit(proc, reason)
-        if not proc.terminating:
-            # after the event and the Downs: observers hear of the exit before
-            # the restart (and its fork round trip) happens
-            self.call_soon(partial(proc.owner._on_worker_exit, proc, reason))
+        self._propagate_exit(proc, down_reason)
 
     def _propagate_exit(self, proc: Process, reason: str) -> None:
         """OTP link semantics: a trapping peer gets an Exit record, any other
@@ -442,7 +569,7 @@ class Runtime(Loop):
             if peer.trap:
                 data = wire.control(wire.CTRL_EXIT_SIGNAL, [proc.id, proc.pid, reason])
                 with contextlib.suppress(ChildNotRunning):
-                    self._send(peer, data)
+                    self.send(peer, data)
             elif reason != reasons.NORMAL:
                 self._kill(peer, reason)
 
@@ -459,38 +586,51 @@ class Runtime(Loop):
             proc.kill_reason = reason
         self._signal(proc, signal.SIGKILL)
 
-    def _terminate(self, proc: Process, shutdown: float | str, deadline: float | None) -> None:
-        """OTP's shutdown: SIGTERM, wait up to ``shutdown`` s, then SIGKILL
-        (``brutal_kill``: SIGKILL at once). Blocks; the exit is finalized
-        without triggering a restart."""
-        if proc.finalized:
+    def terminate(self, procs: Sequence[Process], shutdown: Shutdown,
+                  deadline: float | None) -> None:
+        """OTP's shutdown, for several children at once (a
+        ``simple_one_for_one`` supervisor stops its instances together):
+        SIGTERM each, wait up to ``shutdown`` s (or ``deadline``), then SIGKILL
+        the rest (``brutal_kill``: SIGKILL at once). Blocks; each exit is
+        finalized as a termination (``restart_after`` tells the owner whether
+        it restarts the child)."""
+        live: list[Process] = []
+        for proc in procs:
+            if proc.finalized:
+                continue
+            proc.terminating = True
+            if proc.exited:
+                self._finalize(proc)
+            else:
+                live.append(proc)
+        if not live:
             return
-        proc.terminating = True
-        if proc.exited:
-            self._finalize(proc)
-            return
-        if not self._pidfd_ready(proc):
+        if shutdown == "brutal_kill":
+            limit = float("inf")
+        else:
+            limit = float("inf") if shutdown == "infinity" else float(shutdown)
+        until = time.monotonic() + limit
+        if deadline is not None:
+            until = min(until, deadline)
+        for proc in live:
+            if self._pidfd_ready(proc):
+                continue
             if shutdown == "brutal_kill":
                 proc.kill_reason = reasons.KILLED
                 self._signal(proc, signal.SIGKILL)
-                limit = float("inf")
             else:
                 proc.kill_reason = reasons.SHUTDOWN
                 self._signal(proc, signal.SIGTERM)
                 self._signal(proc, signal.SIGCONT)  # a stopped child must see it
-                limit = float("inf") if shutdown == "infinity" else float(shutdown)
-            until = time.monotonic() + limit
-            if deadline is not None:
-                until = min(until, deadline)
+        for proc in live:
             status = self._await_exit(proc, until)
             if status is _TIMEOUT:
                 proc.kill_reason = reasons.KILLED
                 self._signal(proc, signal.SIGKILL)
                 status = self._await_exit(proc, time.monotonic() + 30.0)
-        else:
-            status = self._await_exit(proc, time.monotonic() + 30.0)
-        self._proc_exited(proc, None if status is _TIMEOUT else status)  # type: ignore[arg-type]
-        self.call_soon(partial(self._consume_statuses, proc.zygote))
+            self._proc_exited(proc, None if status is _TIMEOUT else status)  # type: ignore[arg-type]
+        for zygote in {proc.zygote for proc in live}:
+            self.call_soon(partial(self._consume_statuses, zygote))
 
     def _pidfd_ready(self, proc: Process) -> bool:
         poller = select.poll()
@@ -519,8 +659,7 @@ class Runtime(Loop):
     def _kill_leftovers(self) -> None:
         for proc in list(self._by_pid.values()):
             if not proc.exited:
-                proc.terminating = True
-                self._terminate(proc, "brutal_kill", None)
+                self.terminate([proc], "brutal_kill", None)
 
     # ============================================================ health
     def _health_schedule(self, proc: Process) -> None:
@@ -550,30 +689,28 @@ class Runtime(Loop):
         proc.misses += 1
         if proc.misses >= health.misses:
             proc.cancel_timers()
-            self._emit("unhealthy", proc.owner.id, proc.id, proc.pid,
-                       f"{proc.misses} missed pings")
+            self.emit("unhealthy", proc.owner.id, proc.id, proc.pid,
+                      f"{proc.misses} missed pings")
             self._kill(proc, reasons.UNHEALTHY)
 
     # ========================================================== monitors
-    def _monitor(self, proc: Process | None, ref: MonitorRef,
-                 callback: Callable[[Down], None]) -> None:
-        if proc is None or proc.exited:
+    def monitor(self, target: Watched | None, ref: MonitorRef,
+                callback: Callable[[Down], None]) -> None:
+        if target is None or not target.alive:
             self._monitors[ref] = None
             down = Down(ref, ref.child_id, None, reasons.NOPROC)
             self.call_soon(partial(self._fire_down, ref, callback, down))
             return
-        self._monitors[ref] = proc
-        proc.monitors[ref] = callback
+        self._monitors[ref] = target
+        target.monitors[ref] = callback
 
-    def _demonitor(self, ref: MonitorRef) -> None:
+    def demonitor(self, ref: MonitorRef) -> None:
         holder = self._monitors.pop(ref, None)
-        if isinstance(holder, Process):
+        if holder is not None:
             holder.monitors.pop(ref, None)
-        elif isinstance(holder, Supervisor):
-            holder._monitors.pop(ref, None)
 
-    def _deliver_down(self, ref: MonitorRef, callback: Callable[[Down], None],
-                      down: Down) -> None:
+    def deliver_down(self, ref: MonitorRef, callback: Callable[[Down], None],
+                     down: Down) -> None:
         self.call_soon(partial(self._fire_down, ref, callback, down))
 
     def _fire_down(self, ref: MonitorRef, callback: Callable[[Down], None], down: Down) -> None:
@@ -583,11 +720,12 @@ class Runtime(Loop):
         callback(down)
 
     # ============================================================ events
-    def _emit(self, kind: str, supervisor: str, child: str | None, pid: int | None = None,
-              reason: str | None = None, delay: float | None = None) -> None:
+    def emit(self, kind: str, supervisor: str, child: str | None, pid: int | None = None,
+             reason: str | None = None, delay: float | None = None, *,
+             restart: bool = False) -> None:
         if not self._subscribers:
             return
-        event = Event(kind, supervisor, child, pid, reason, delay, time.time())
+        event = Event(kind, supervisor, child, pid, reason, delay, time.time(), restart)
         for callback in self._subscribers:
             self.call_soon(partial(callback, event))
 

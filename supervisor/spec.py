@@ -30,12 +30,14 @@ __all__ = [
 ]
 
 RestartType = Literal["permanent", "transient", "temporary"]
-Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
+Strategy = Literal["one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"]
+AutoShutdown = Literal["never", "any_significant", "all_significant"]
 ChildType = Literal["worker", "supervisor"]
 Shutdown = float | Literal["brutal_kill", "infinity"]
 
 _RESTART_TYPES = ("permanent", "transient", "temporary")
-_STRATEGIES = ("one_for_one", "one_for_all", "rest_for_one")
+_STRATEGIES = ("one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one")
+_AUTO_SHUTDOWN = ("never", "any_significant", "all_significant")
 _CHILD_TYPES = ("worker", "supervisor")
 
 
@@ -137,12 +139,18 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class SupervisorSpec:
-    """How a supervisor reacts to its children's exits (OTP's sup flags)."""
+    """How a supervisor reacts to its children's exits (OTP's sup flags).
+
+    ``auto_shutdown`` (OTP 24): ``any_significant`` stops the supervisor when a
+    significant child exits for good by itself, ``all_significant`` when the
+    last one has; ``never`` (the default) ignores significance and refuses
+    significant children."""
 
     id: str
     strategy: Strategy = "one_for_one"
     intensity: int = 3
     period: float = 5.0
+    auto_shutdown: AutoShutdown = "never"
 
     def __post_init__(self) -> None:
         _identifier("id", self.id)
@@ -153,6 +161,9 @@ class SupervisorSpec:
                 or self.intensity < 0):
             raise SpecError("intensity", f"must be an integer >= 0, got {self.intensity!r}")
         _positive("period", self.period)
+        if self.auto_shutdown not in _AUTO_SHUTDOWN:
+            raise SpecError("auto_shutdown", f"must be one of {', '.join(_AUTO_SHUTDOWN)}; "
+                            f"got {self.auto_shutdown!r}")
 
 
 def target_name(start: object) -> str:
@@ -206,6 +217,7 @@ class ChildSpec:
     trap_exits: bool = False
     supervisor: SupervisorSpec | None = None
     children: tuple[ChildSpec, ...] = ()
+    significant: bool = False
 
     def __post_init__(self) -> None:
         _identifier("id", self.id)
@@ -224,6 +236,12 @@ class ChildSpec:
             raise SpecError("type", f"must be 'worker' or 'supervisor', got {self.type!r}")
         if not isinstance(self.trap_exits, bool):
             raise SpecError("trap_exits", f"must be a bool, got {self.trap_exits!r}")
+        if not isinstance(self.significant, bool):
+            raise SpecError("significant", f"must be a bool, got {self.significant!r}")
+        if self.significant and self.restart == "permanent":
+            # OTP: {bad_combination, [{restart, permanent}, {significant, true}]}
+            raise SpecError("significant", "a significant child must be transient or "
+                            "temporary (a permanent one would always be restarted)")
         if self.type == "supervisor":
             self._check_supervisor()
         else:
@@ -262,11 +280,16 @@ class ChildSpec:
             raise SpecError("start", "does not apply to a child of type 'supervisor'")
         if self.health is not None:
             raise SpecError("health", "does not apply to a child of type 'supervisor'")
-        check_children("children", self.children)
+        check_children("children", self.children, self.supervisor)
 
 
-def check_children(name: str, children: object) -> tuple[ChildSpec, ...]:
-    """Validate a sequence of child specs with unique ids; return it as a tuple."""
+def check_children(name: str, children: object,
+                   sup: SupervisorSpec | None = None) -> tuple[ChildSpec, ...]:
+    """Validate a sequence of child specs with unique ids; return it as a tuple.
+
+    With ``sup``, also what the supervisor's flags demand: exactly one template
+    for ``simple_one_for_one``, and no significant child under
+    ``auto_shutdown="never"`` (OTP's ``check_childspecs/2``)."""
     if isinstance(children, str | bytes) or not hasattr(children, "__iter__"):
         raise SpecError(name, f"must be a sequence of ChildSpec, got {children!r}")
     result = tuple(children)
@@ -277,7 +300,20 @@ def check_children(name: str, children: object) -> tuple[ChildSpec, ...]:
         if child.id in seen:
             raise SpecError(f"{name}[{index}].id", f"duplicate child id {child.id!r}")
         seen.add(child.id)
+        if sup is not None:
+            check_child_for(f"{name}[{index}]", child, sup)
+    if sup is not None and sup.strategy == "simple_one_for_one" and len(result) != 1:
+        raise SpecError(name, "a simple_one_for_one supervisor holds exactly one template "
+                        f"child spec, got {len(result)}")
     return result
+
+
+def check_child_for(name: str, child: ChildSpec, sup: SupervisorSpec) -> None:
+    """What a child spec must satisfy under this supervisor's flags."""
+    if child.significant and sup.auto_shutdown == "never":
+        # OTP: {bad_combination, [{auto_shutdown, never}, {significant, true}]}
+        raise SpecError(f"{name}.significant", "a significant child needs a supervisor "
+                        "with auto_shutdown 'any_significant' or 'all_significant'")
 
 
 def supervisor_child(
@@ -287,10 +323,12 @@ def supervisor_child(
     restart: RestartType = "permanent",
     policy: RestartPolicy = Immediate(),
     shutdown: Shutdown = "infinity",
+    significant: bool = False,
 ) -> ChildSpec:
     """Build the ChildSpec of a nested supervisor (OTP's ``shutdown =>
     infinity`` is the default, as for supervisor children in OTP)."""
     if not isinstance(spec, SupervisorSpec):
         raise SpecError("supervisor", f"must be a SupervisorSpec, got {spec!r}")
     return ChildSpec(id=spec.id, type="supervisor", supervisor=spec, children=tuple(children),
-                     restart=restart, policy=policy, shutdown=shutdown)
+                     restart=restart, policy=policy, shutdown=shutdown,
+                     significant=significant)

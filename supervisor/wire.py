@@ -16,9 +16,11 @@ import msgpack
 from .errors import EncodeError
 
 __all__ = [
+    "CTRL_ACK",
     "CTRL_EXIT",
     "CTRL_EXIT_SIGNAL",
     "CTRL_HELLO",
+    "CTRL_IGNORE",
     "CTRL_TRAP",
     "PING",
     "PONG",
@@ -34,6 +36,8 @@ CTRL_HELLO = 1  # child -> supervisor: [pid]
 CTRL_EXIT = 2  # child -> supervisor: reason (str), the last frame a child sends
 CTRL_TRAP = 3  # child -> supervisor: bool
 CTRL_EXIT_SIGNAL = 4  # supervisor -> child: [from_id, pid, reason]
+CTRL_ACK = 5  # child -> supervisor: started (OTP's init_ack); start_child returns
+CTRL_IGNORE = 6  # child -> supervisor: the start function returned "ignore" before acking
 
 PING = b"p"
 PONG = b"P"

@@ -8,9 +8,9 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sup_helpers import Recorder, leftovers_of
 
 from supervisor import Runtime
+from tests.supervisor.sup_helpers import Recorder, leftovers_of
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """Helpers for the supervisor tests: an event and message recorder that waits
-through the runtime's loop, and a check for leftover processes. (A uniquely named module, so
-that no other conftest.py can shadow it.)"""
+through the runtime's loop, and a check for leftover processes. Imported as
+``tests.supervisor.sup_helpers``; a test that waits on another process (not on
+the loop) uses ``tests.helpers.wait_until``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,15 +28,6 @@ def leftovers_of(pid: int, prefix: str = "suptest") -> list[psutil.Process]:
     except psutil.NoSuchProcess:
         pass
     return found
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
 
 
 class Recorder:

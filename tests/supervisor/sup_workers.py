@@ -46,11 +46,13 @@ def ready_then_sleep(link: ChildLink, tag: Any = None) -> None:
 
 
 def crash(link: ChildLink) -> None:
+    """Fails before acknowledging its start: a start failure."""
     raise ValueError("boom")
 
 
-def crash_after(link: ChildLink, delay: float) -> None:
-    time.sleep(delay)
+def crash_when_ready(link: ChildLink) -> None:
+    """Acknowledges its start, then fails: a crash supervision restarts."""
+    link.ready()
     raise ValueError("boom")
 
 

@@ -7,8 +7,6 @@ import time
 
 import psutil
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder
 
 from supervisor import (
     ChildExists,
@@ -23,6 +21,8 @@ from supervisor import (
     SupervisorSpec,
     SupervisorStopped,
 )
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder
 
 
 def test_child_messages_round_trip(rt: Runtime, rec: Recorder) -> None:
@@ -41,7 +41,8 @@ def test_child_messages_round_trip(rt: Runtime, rec: Recorder) -> None:
 def test_start_function_given_as_string_with_args(rt: Runtime, rec: Recorder) -> None:
     big = "x" * 100_000  # too large for one datagram: travels through a file
     sup = rt.start_supervisor(SupervisorSpec("s"), on_message=rec.on_message)
-    sup.start_child(ChildSpec("a", "sup_workers:ready_then_sleep", kwargs={"tag": big}))
+    sup.start_child(ChildSpec("a", "tests.supervisor.sup_workers:ready_then_sleep",
+                              kwargs={"tag": big}))
     ready = rec.wait_msg("ready", "a")
     assert ready[1] == "a" and ready[2] == sup.pid_of("a") and ready[3] == big
 
@@ -193,7 +194,8 @@ def test_events_are_plain_records(rt: Runtime, rec: Recorder) -> None:
     data = event.to_dict()
     assert data["kind"] == "started" and data["supervisor"] == "s" and data["child"] == "c"
     assert data["pid"] == sup.pid_of("c") and abs(data["time"] - time.time()) < 60
-    assert set(data) == {"kind", "supervisor", "child", "pid", "reason", "delay", "time"}
+    assert set(data) == {"kind", "supervisor", "child", "pid", "reason", "delay", "time",
+                         "restart"}
 
 
 def test_child_polls_its_link_socket_itself(rt: Runtime, rec: Recorder) -> None:
@@ -213,7 +215,7 @@ def test_close_with_a_restart_pending() -> None:
 
     rt = Runtime(name="suptest")
     rt.start_supervisor(SupervisorSpec("s"), [
-        ChildSpec("c", w.crash, policy=Backoff(initial=5.0, maximum=5.0))])
+        ChildSpec("c", w.crash_when_ready, policy=Backoff(initial=5.0, maximum=5.0))])
     event = Recorder(rt).wait_event("restarting", "c")
     assert event.delay is not None and event.delay > 4
     t0 = time.monotonic()

@@ -4,10 +4,10 @@ child is stopped or stuck in a C call holding the GIL."""
 from __future__ import annotations
 
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder
 
 from supervisor import ChildSpec, Down, HealthCheck, Runtime, SupervisorSpec
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder
 
 FAST = HealthCheck(interval=0.2, timeout=0.2, misses=3)
 

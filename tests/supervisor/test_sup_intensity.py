@@ -4,15 +4,15 @@ escalating through nested supervisors."""
 from __future__ import annotations
 
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder
 
 from supervisor import ChildSpec, Runtime, SupervisorSpec, supervisor_child
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder
 
 
 def test_intensity_exceeded_stops_the_supervisor(rt: Runtime, rec: Recorder) -> None:
     sup = rt.start_supervisor(SupervisorSpec("s", intensity=2, period=30), [
-        ChildSpec("ok", w.ready_then_sleep), ChildSpec("bad", w.crash)],
+        ChildSpec("ok", w.ready_then_sleep), ChildSpec("bad", w.crash_when_ready)],
         on_message=rec.on_message)
     rec.wait_event("terminated")
     # 3 exits: 2 restarts allowed, the third exceeds intensity 2
@@ -28,7 +28,7 @@ def test_intensity_exceeded_stops_the_supervisor(rt: Runtime, rec: Recorder) -> 
 
 
 def test_intensity_zero_means_no_restart(rt: Runtime, rec: Recorder) -> None:
-    rt.start_supervisor(SupervisorSpec("s", intensity=0), [ChildSpec("bad", w.crash)])
+    rt.start_supervisor(SupervisorSpec("s", intensity=0), [ChildSpec("bad", w.crash_when_ready)])
     rec.wait_event("terminated")
     assert len(rec.of("exited", "bad")) == 1 and not rec.of("restarting")
 
@@ -47,7 +47,7 @@ def test_restarts_older_than_period_do_not_count(rt: Runtime, rec: Recorder) -> 
 @pytest.mark.timeout(60)
 def test_intensity_escalates_through_two_levels(rt: Runtime, rec: Recorder) -> None:
     mid = supervisor_child(SupervisorSpec("mid", intensity=1, period=30), [
-        ChildSpec("steady", w.ready_then_sleep), ChildSpec("bad", w.crash)])
+        ChildSpec("steady", w.ready_then_sleep), ChildSpec("bad", w.crash_when_ready)])
     top = rt.start_supervisor(SupervisorSpec("top", intensity=1, period=30), [
         ChildSpec("first", w.ready_then_sleep), mid, ChildSpec("last", w.ready_then_sleep)],
         on_message=rec.on_message)
@@ -72,8 +72,8 @@ def test_transient_nested_supervisor_is_not_restarted_after_shutdown(rt: Runtime
                                                                       rec: Recorder) -> None:
     # OTP: a supervisor that gave up exits with reason shutdown, which is a
     # normal reason for a transient child: the parent does not restart it
-    mid = supervisor_child(SupervisorSpec("mid", intensity=0), [ChildSpec("bad", w.crash)],
-                           restart="transient")
+    mid = supervisor_child(SupervisorSpec("mid", intensity=0),
+                           [ChildSpec("bad", w.crash_when_ready)], restart="transient")
     top = rt.start_supervisor(SupervisorSpec("top"), [mid])
     rec.wait_event("exited", "mid")
     rt.run_until(lambda: False, 0.1)

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder
 
 from supervisor import (
     ChildNotRunning,
@@ -20,6 +18,8 @@ from supervisor import (
     SupervisorError,
     SupervisorSpec,
 )
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder
 
 
 def two(rt: Runtime, rec: Recorder, b_start: Callable[..., Any] = w.ready_then_sleep,

@@ -6,8 +6,6 @@ import os
 import signal
 
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder
 
 from supervisor import (
     ChildSpec,
@@ -18,6 +16,8 @@ from supervisor import (
     SupervisorSpec,
     supervisor_child,
 )
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder
 
 
 def started(rt: Runtime, rec: Recorder, *specs: ChildSpec) -> Supervisor:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder
 
 from supervisor import ChildSpec, Runtime, SupervisorSpec, supervisor_child
 from supervisor._prctl import set_child_subreaper
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -26,7 +26,7 @@ ROOT = HERE.parent.parent
 SCRIPT = textwrap.dedent("""
     import json, sys
     from supervisor import ChildSpec, Runtime, SupervisorSpec, supervisor_child
-    import sup_workers as w
+    from tests.supervisor import sup_workers as w
 
     rt = Runtime(name="orphantest")
     ready = {}
@@ -58,7 +58,7 @@ def gone(pid: int) -> bool:
 @pytest.mark.timeout(60)
 def test_sigkill_of_the_supervising_process_leaves_no_child_alive() -> None:
     set_child_subreaper()  # so that we can reap what gets orphaned
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline()

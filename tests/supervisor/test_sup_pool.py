@@ -8,10 +8,11 @@ import signal
 
 import psutil
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder, leftovers_of, wait_for
 
 from supervisor import ChildSpec, Runtime, SpecError, SupervisorSpec
+from tests.helpers import wait_until
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder, leftovers_of
 
 
 def pooled(runtime: Runtime, known: set[int]) -> set[int]:
@@ -33,13 +34,13 @@ def start(runtime: Runtime, rec: Recorder, ids: list[str]) -> None:
 
 @pytest.fixture
 def pool_rt():
-    runtime = Runtime(name="suptest", pool=2, prewarm="sup_workers:prewarm",
+    runtime = Runtime(name="suptest", pool=2, prewarm="tests.supervisor.sup_workers:prewarm",
                       prewarm_args=["warm"])
     try:
         yield runtime
     finally:
         runtime.close()
-    assert wait_for(lambda: not leftovers_of(os.getpid()), timeout=10), leftovers_of(os.getpid())
+    wait_until(lambda: not leftovers_of(os.getpid()), timeout=10, what="no leftovers")
 
 
 def ready_pool(runtime: Runtime, known: set[int]) -> set[int]:
@@ -58,7 +59,7 @@ def test_children_come_prewarmed_from_the_pool_and_the_pool_refills(pool_rt: Run
     rec = Recorder(pool_rt)
     seen: set[int] = set()
     for i in range(4):
-        assert wait_for(lambda: len(ready_pool(pool_rt, seen)) == 2)
+        wait_until(lambda: len(ready_pool(pool_rt, seen)) == 2)
         waiting = ready_pool(pool_rt, seen)
         pool_rt.start_supervisor(SupervisorSpec(f"s{i}"), [ChildSpec("c", w.report_prewarm)],
                                  on_message=rec.on_message)
@@ -71,10 +72,10 @@ def test_children_come_prewarmed_from_the_pool_and_the_pool_refills(pool_rt: Run
 
 def test_a_pooled_child_that_dies_unused_is_replaced_silently(pool_rt: Runtime):
     rec = Recorder(pool_rt)
-    assert wait_for(lambda: len(pooled(pool_rt, set())) == 2)
+    wait_until(lambda: len(pooled(pool_rt, set())) == 2)
     victim = min(pooled(pool_rt, set()))
     os.kill(victim, signal.SIGKILL)
-    assert wait_for(lambda: not psutil.pid_exists(victim))  # the zygote reaped it
+    wait_until(lambda: not psutil.pid_exists(victim), what="the zygote reaped it")
     start(pool_rt, rec, ["a", "b", "c"])
     rec.wait_msg("prewarm", count=3)
     assert victim not in {pid for pid, _ in reports(rec)}
@@ -82,7 +83,7 @@ def test_a_pooled_child_that_dies_unused_is_replaced_silently(pool_rt: Runtime):
 
 
 def test_a_pool_whose_children_keep_dying_is_switched_off():
-    runtime = Runtime(name="suptest", pool=2, prewarm="sup_workers:prewarm_crash",
+    runtime = Runtime(name="suptest", pool=2, prewarm="tests.supervisor.sup_workers:prewarm_crash",
                       prewarm_args=["x"])
     try:
         rec = Recorder(runtime)
@@ -95,7 +96,7 @@ def test_a_pool_whose_children_keep_dying_is_switched_off():
 
 
 def test_children_start_cold_when_the_prewarm_hook_cannot_be_found():
-    runtime = Runtime(name="suptest", pool=2, prewarm="sup_workers:no_such_hook")
+    runtime = Runtime(name="suptest", pool=2, prewarm="tests.supervisor.sup_workers:no_such_hook")
     try:
         rec = Recorder(runtime)
         start(runtime, rec, ["a"])
@@ -107,12 +108,12 @@ def test_children_start_cold_when_the_prewarm_hook_cannot_be_found():
 
 
 def test_the_pool_dies_with_the_runtime():
-    runtime = Runtime(name="suptest", pool=3, prewarm="sup_workers:prewarm",
+    runtime = Runtime(name="suptest", pool=3, prewarm="tests.supervisor.sup_workers:prewarm",
                       prewarm_args=["warm"])
-    assert wait_for(lambda: len(pooled(runtime, set())) == 3)
+    wait_until(lambda: len(pooled(runtime, set())) == 3)
     waiting = pooled(runtime, set())
     runtime.close()
-    assert wait_for(lambda: not any(psutil.pid_exists(p) for p in waiting))
+    wait_until(lambda: not any(psutil.pid_exists(p) for p in waiting))
 
 
 @pytest.mark.parametrize("kwargs", [{"pool": -1}, {"pool": 65}, {"pool": True},

@@ -7,8 +7,6 @@ import signal
 import time
 
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder
 
 from supervisor import (
     Backoff,
@@ -18,8 +16,11 @@ from supervisor import (
     Never,
     RestartPolicy,
     Runtime,
+    StartFailed,
     SupervisorSpec,
 )
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder
 
 POLICIES: dict[str, RestartPolicy] = {
     "immediate": Immediate(),
@@ -85,7 +86,7 @@ def test_restart_type_under_policy(rt: Runtime, rec: Recorder, restart: str, pol
 def test_backoff_delays_are_measured(rt: Runtime, rec: Recorder) -> None:
     policy = Backoff(initial=0.1, factor=2.0, maximum=0.4, jitter=0.1)
     sup = rt.start_supervisor(SupervisorSpec("s", intensity=100, period=60), [
-        ChildSpec("c", w.crash_after, args=(0.0,), policy=policy)])
+        ChildSpec("c", w.crash_when_ready, policy=policy)])
     rec.wait_event("restarting", "c", count=5, timeout=20)
     sup.stop()
     rec.wait_event("terminated")
@@ -126,22 +127,28 @@ def test_backoff_resets_after_a_long_enough_run(rt: Runtime, rec: Recorder) -> N
         (w.exit_code, (0,), "normal"),
         (w.hard_exit, (5,), "exit:5"),
         (w.report, ("custom reason",), "custom reason"),
-        ("sup_workers:no_such_function", (),
-         "exception: AttributeError: module 'sup_workers' has no attribute 'no_such_function'"),
+        ("tests.supervisor.sup_workers:no_such_function", (),
+         "exception: AttributeError: module 'tests.supervisor.sup_workers' has no attribute "
+         "'no_such_function'"),
         ("no_such_module_here:f", (),
          "exception: ModuleNotFoundError: No module named 'no_such_module_here'"),
     ],
 )
 def test_exit_reasons(rt: Runtime, rec: Recorder, start: object, args: tuple[object, ...],
                       reason: str) -> None:
-    rt.start_supervisor(SupervisorSpec("s"), [
-        ChildSpec("c", start, args=args, restart="temporary")])
+    # each of these ends before acknowledging its start: a start failure
+    sup = rt.start_supervisor(SupervisorSpec("s"))
+    with pytest.raises(StartFailed) as info:
+        sup.start_child(ChildSpec("c", start, args=args, restart="temporary"))
+    assert info.value.reason == reason and info.value.child_id == "c"
     assert rec.wait_event("exited", "c").reason == reason
+    assert rec.wait_event("start_failed", "c").reason == reason
+    assert sup.which_children() == []
 
 
 @pytest.mark.parametrize(("signum", "reason"), [
     (signal.SIGKILL, "killed"), (signal.SIGSEGV, "signal:SIGSEGV"),
-    (signal.SIGTERM, "signal:SIGTERM"), (signal.SIGUSR1, "signal:SIGUSR1")])
+    (signal.SIGTERM, "shutdown"), (signal.SIGUSR1, "signal:SIGUSR1")])
 def test_signal_reasons(rt: Runtime, rec: Recorder, signum: int, reason: str) -> None:
     sup = rt.start_supervisor(SupervisorSpec("s"), [
         ChildSpec("c", w.ready_then_sleep, restart="temporary")], on_message=rec.on_message)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import sup_workers as w
 
 from supervisor import (
     Backoff,
@@ -15,6 +14,7 @@ from supervisor import (
     SupervisorSpec,
     supervisor_child,
 )
+from tests.supervisor import sup_workers as w
 
 
 @pytest.mark.parametrize(
@@ -86,8 +86,8 @@ def test_invalid_specs_name_field(make: object, field: str) -> None:
 
 
 def test_valid_specs_keep_their_values() -> None:
-    spec = ChildSpec("c", "sup_workers:echo", args=(1,), kwargs={"a": 2}, restart="transient",
-                     policy=Backoff(initial=0.5), shutdown="brutal_kill",
+    spec = ChildSpec("c", "tests.supervisor.sup_workers:echo", args=(1,), kwargs={"a": 2},
+                     restart="transient", policy=Backoff(initial=0.5), shutdown="brutal_kill",
                      health=HealthCheck(0.2, 0.1, 2), title="t")
     assert spec.policy == Backoff(initial=0.5)
     assert ChildSpec("d", w.echo).policy == Immediate()

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-import sup_workers as w
-from sup_helpers import Recorder
 
 from supervisor import ChildSpec, Runtime, SupervisorSpec
+from tests.supervisor import sup_workers as w
+from tests.supervisor.sup_helpers import Recorder
 
 
 def start_four(rt: Runtime, rec: Recorder, strategy: str,
