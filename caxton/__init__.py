@@ -18,7 +18,9 @@ from caxton.errors import (
     MessageTooLarge,
     NodeUnavailable,
     NoSuchAgent,
+    ResourceExhausted,
     SpawnFailed,
+    StorageUnavailable,
     ValidationFailed,
 )
 from caxton.status import AgentStatus, DeadLetter, Down
@@ -40,7 +42,9 @@ __all__ = [
     "MessageTooLarge",
     "NoSuchAgent",
     "NodeUnavailable",
+    "ResourceExhausted",
     "SpawnFailed",
+    "StorageUnavailable",
     "ValidationFailed",
     "__version__",
     "connect",

@@ -80,6 +80,16 @@ class SpawnFailed(CaxtonError):
     """The module passed validation but its first instance did not come up."""
 
 
+class StorageUnavailable(CaxtonError):
+    """The node cannot write its store (disk full, I/O error): it accepts nothing until it
+    can again, and recovers on its own. Nothing acknowledged before is lost."""
+
+
+class ResourceExhausted(CaxtonError):
+    """The node is at one of its budgets (agents, memory, file descriptors); ``budget``
+    names which. Nothing was started."""
+
+
 ERROR_TYPES: dict[str, type[CaxtonError]] = {
     cls.__name__: cls
     for cls in (
@@ -95,6 +105,8 @@ ERROR_TYPES: dict[str, type[CaxtonError]] = {
         NodeUnavailable,
         InvalidRequest,
         SpawnFailed,
+        StorageUnavailable,
+        ResourceExhausted,
     )
 }
 
