@@ -4,8 +4,8 @@ A machine can carry several ``rustc`` (a rustup toolchain first on ``PATH``,
 Debian's in ``/usr/bin``) and only some of them have a WebAssembly standard
 library. A ``rustc`` qualifies for a target when ``--print target-libdir``
 names a directory holding ``libstd``; the first that qualifies wins, in the
-order: ``$CAXTON_RUSTC``, every ``rustc`` on ``PATH``, ``/usr/bin/rustc``,
-``~/.cargo/bin/rustc``. The WASI target is called ``wasm32-wasi`` up to Rust
+order: every ``rustc`` on ``PATH``, ``/usr/bin/rustc``, ``~/.cargo/bin/rustc``
+(``$CAXTON_RUSTC``, when set, is the only one tried; ``$CAXTON_CLANG`` likewise). The WASI target is called ``wasm32-wasi`` up to Rust
 1.83 and ``wasm32-wasip1`` since; both names are tried.
 
 For C, ``clang`` needs the WebAssembly linker (``wasm-ld``, package ``lld``),
@@ -83,12 +83,13 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str] | None:
 
 
 def _candidates(name: str, env: str, extra: tuple[str, ...]) -> list[str]:
-    """Executables named ``name``: ``$env`` first, then ``PATH``, then ``extra``; no duplicates."""
+    """Executables named ``name``: ``$env`` alone when set, else ``PATH`` then ``extra``."""
     found: list[str] = []
     override = os.environ.get(env)
     if override:
-        found.append(override)
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        found.append(override if os.sep in override else shutil.which(override) or override)
+        extra = ()
+    for directory in os.environ.get("PATH", "").split(os.pathsep) if not override else ():
         if directory:
             found.append(os.path.join(directory, name))
     found.extend(extra)
