@@ -101,6 +101,24 @@ FIGURES: tuple[Figure, ...] = (
     # 7. restart with state
     Figure("restart.state", "restart", "7 SIGKILL -> serving, 1 MB snapshot + 100 replayed",
            "ms", "lower", "p95", "same, stateless echo"),
+    # G. agents compiled from Rust and C, beside the WAT echo (workloads/guests.py)
+    *(fig for lang, name in (("rust", "Rust"), ("c", "C")) for fig in (
+        Figure(f"guests.handle.{lang}", "guests", f"G in-process caxton_handle, {name} echo",
+               "/s", "higher", None, "WAT echo, same run",
+               Target("median", ">=", 100_000.0, ">= 100k/s")),
+        Figure(f"guests.compile.{lang}", "guests", f"G compile, {name} echo, cold", "ms",
+               "lower", None, "WAT echo, cold"),
+        Figure(f"guests.cache.{lang}", "guests", f"G compile, {name} echo, from the cache", "ms",
+               "lower", None, "WAT echo, from the cache"),
+        Figure(f"guests.size.{lang}", "guests", f"G module size, {name} echo, before wasm-opt",
+               "kB", "lower", None, "WAT echo"),
+        Figure(f"guests.size.opt.{lang}", "guests", f"G module size, {name} echo, after wasm-opt",
+               "kB", "lower", None, "before wasm-opt"),
+        Figure(f"guests.spawn.{lang}", "guests", f"G spawn -> ready, {name} echo", "ms", "lower",
+               "p95", "WAT echo, same node"),
+        Figure(f"guests.uss.{lang}", "guests", f"G USS per idle agent, {name} echo", "MB",
+               "lower", "p95", "WAT echo, same node"),
+    )),
     # reference: the supervision library on its own (benchmarks/bench_supervisor.py)
     Figure("sup.spawn", "supervisor", "S supervisor alone: spawn -> child ready", "ms", "lower",
            "p95", "os.fork + pipe"),
