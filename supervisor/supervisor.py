@@ -214,8 +214,13 @@ class Supervisor:
                 raise SimpleOneForOne(f"supervisor {self.id!r} is simple_one_for_one: "
                                       "start_child takes a tuple of extra arguments")
             template = self._initial[0]
-            spec = dataclasses.replace(template, id=f"{template.id}#{next(self._instances)}",
-                                       args=template.args + spec)
+            instance = f"{template.id}#{next(self._instances)}"
+            if template.supervisor is not None:  # nested supervisors take no arguments
+                spec = dataclasses.replace(
+                    template, id=instance,
+                    supervisor=dataclasses.replace(template.supervisor, id=instance))
+            else:
+                spec = dataclasses.replace(template, id=instance, args=template.args + spec)
         elif not isinstance(spec, ChildSpec):
             raise SpecError("spec", f"must be a ChildSpec, got {spec!r}")
         else:

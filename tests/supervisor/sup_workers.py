@@ -195,3 +195,82 @@ def report_prewarm(link: ChildLink) -> None:
     link.send(["prewarm", os.getpid(), list(PREWARMED)])
     while True:
         link.recv()
+
+
+# -- OTP suite (supervisor_1, supervisor_3, supervisor_deadlock) -------------------------
+
+
+def otp_child(link: ChildLink, control: str | None = None, *extra: Any) -> Any:
+    """OTP's ``supervisor_1:start_child``. ``control`` names a file read at each
+    start: ``fail`` (or ``fail:N``, N more times) fails before acknowledging,
+    ``ignore`` returns "ignore"; anything else starts normally. Once started
+    it answers "ping", and ends on "crash", "normal" or "exit:<reason>"."""
+    if control is not None and os.path.exists(control):
+        with open(control) as fh:
+            mode = fh.read().strip()
+        if mode == "ignore":
+            return "ignore"
+        if mode == "fail" or (mode.startswith("fail:") and int(mode[5:]) > 0):
+            if mode.startswith("fail:"):
+                with open(control, "w") as fh:
+                    fh.write(f"fail:{int(mode[5:]) - 1}")
+            raise RuntimeError("start refused")
+    link.ready()
+    link.send(["ready", link.id, os.getpid(), list(extra)])
+    while True:
+        message = link.recv()
+        if message == "crash":
+            raise RuntimeError("asked to crash")
+        if message == "normal":
+            return None
+        if isinstance(message, str) and message.startswith("exit:"):
+            link.exit(message[5:])
+        if message == "ping":
+            link.send(["pong", link.id])
+
+
+def ignore(link: ChildLink) -> str:
+    """Returns "ignore" before acknowledging: OTP's ``ignore``."""
+    return "ignore"
+
+
+def slow_sigterm(link: ChildLink, seconds: float) -> None:
+    """Takes ``seconds`` to exit after SIGTERM (OTP's ``supervisor_2``)."""
+    def on_term(signum: int, frame: object) -> None:
+        time.sleep(seconds)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    link.send(["ready", link.id, os.getpid(), None])
+    while True:
+        link.recv()
+
+
+def send_then_ready(link: ChildLink, count: int) -> None:
+    """Sends messages before acknowledging its start (sends do not ack)."""
+    for i in range(count):
+        link.send(["early", link.id, i])
+    link.ready()
+    link.send(["ready", link.id, os.getpid(), None])
+    while True:
+        link.recv()
+
+
+def chatty(link: ChildLink) -> None:
+    """On "go", sends numbered messages until told to stop."""
+    link.send(["ready", link.id, os.getpid(), None])
+    n = 0
+    while link.recv() != "go":
+        pass
+    while True:
+        link.send(["tick", n])
+        n += 1
+        if link.poll(0) and link.recv_nowait() == "stop":
+            link.send(["stopped", n])
+            while True:
+                link.recv()
+        time.sleep(0.001)
+
+
+def exit_before_ready(link: ChildLink, reason: str) -> None:
+    link.exit(reason)
