@@ -274,3 +274,18 @@ def chatty(link: ChildLink) -> None:
 
 def exit_before_ready(link: ChildLink, reason: str) -> None:
     link.exit(reason)
+
+
+def slow_start(link: ChildLink, seconds: float, path: str | None = None) -> None:
+    """Takes ``seconds`` before acknowledging its start; with ``path``, only
+    once that file exists (its first start is quick)."""
+    if path is None or os.path.exists(path):
+        time.sleep(seconds)
+    if path is not None:
+        with open(path, "a"):
+            pass
+    link.ready()
+    link.send(["ready", link.id, os.getpid(), None])
+    while True:
+        if link.recv() == "crash":
+            raise RuntimeError("asked to crash")
