@@ -23,6 +23,7 @@ helpers are importable for use outside pytest too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -99,10 +100,8 @@ class NodeHandle:
         _, alive = psutil.wait_procs(children, timeout=TEARDOWN_TIMEOUT_S)
         if alive:
             for proc in alive:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     proc.kill()
-                except psutil.NoSuchProcess:
-                    pass
             psutil.wait_procs(alive, timeout=5)
             raise AssertionError(f"the node left {len(alive)} process(es) running: "
                                  f"{sorted(p.pid for p in alive)}")

@@ -144,7 +144,8 @@ def load_project(directory: str | os.PathLike[str]) -> ProjectConfig:
                          vectors_path.resolve() if vectors_path else None)
 
 
-def build_project(directory: str | os.PathLike[str], *, out_dir: str | os.PathLike[str] | None = None,
+def build_project(directory: str | os.PathLike[str], *,
+                  out_dir: str | os.PathLike[str] | None = None,
                   cache_dir: str | os.PathLike[str] | None = None,
                   optimize: bool = True) -> BuildResult:
     """Compile a project; return the module's path (``out_dir`` or ``DIR/build``).

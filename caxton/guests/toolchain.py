@@ -5,8 +5,9 @@ Debian's in ``/usr/bin``) and only some of them have a WebAssembly standard
 library. A ``rustc`` qualifies for a target when ``--print target-libdir``
 names a directory holding ``libstd``; the first that qualifies wins, in the
 order: every ``rustc`` on ``PATH``, ``/usr/bin/rustc``, ``~/.cargo/bin/rustc``
-(``$CAXTON_RUSTC``, when set, is the only one tried; ``$CAXTON_CLANG`` likewise). The WASI target is called ``wasm32-wasi`` up to Rust
-1.83 and ``wasm32-wasip1`` since; both names are tried.
+(``$CAXTON_RUSTC``, when set, is the only one tried; ``$CAXTON_CLANG``
+likewise). The WASI target is called ``wasm32-wasi`` up to Rust 1.83 and
+``wasm32-wasip1`` since; both names are tried.
 
 For C, ``clang`` needs the WebAssembly linker (``wasm-ld``, package ``lld``),
 wasi-libc (``/usr/lib/wasm32-wasi/libc.a`` under the ``/usr`` sysroot on

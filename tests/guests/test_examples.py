@@ -31,7 +31,7 @@ SAME_BEHAVIOURS = [
     wat.test_pingpong_between_two_agents,
     wat.test_pingpong_reports_a_refused_send,
 ]
-_MALFORMED = wat.test_kv_malformed_requests_are_errors.pytestmark[0].args[1]
+_MALFORMED = wat.test_kv_malformed_requests_are_errors.pytestmark[0].args[1]  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -42,7 +42,8 @@ def make(language: str, build_example: BuildExample) -> Iterator[MakeInstance]:
     def build(source: str, *, limits: Limits = QUICK, imports: HostImports | None = None,
               **_: Any) -> AgentInstance:
         compiled = load_module(build_example(language, source))
-        instance = AgentInstance(compiled, limits, imports if imports is not None else NullImports())
+        instance = AgentInstance(compiled, limits,
+                                 imports if imports is not None else NullImports())
         made.append(instance)
         return instance
 
@@ -52,7 +53,8 @@ def make(language: str, build_example: BuildExample) -> Iterator[MakeInstance]:
 
 
 @pytest.mark.parametrize("behaviour", SAME_BEHAVIOURS, ids=lambda f: f.__name__[5:])
-def test_same_behaviour_as_wat(make: MakeInstance, behaviour: Callable[[MakeInstance], None]) -> None:
+def test_same_behaviour_as_wat(make: MakeInstance,
+                               behaviour: Callable[[MakeInstance], None]) -> None:
     behaviour(make)
 
 

@@ -15,9 +15,16 @@ from tests.helpers import wait_until
 
 
 def _serving_pid(client: caxton.Client, name: str) -> int:
-    status = wait_until(lambda: (s := client.status(name)).state == "running" and s.pid and s,
-                        timeout=30, what=f"{name} serving")
-    return int(status.pid)
+    def pid() -> int:
+        status = client.status(name)
+        return status.pid or 0 if status.state == "running" else 0
+
+    return wait_until(pid, timeout=30, what=f"{name} serving")
+
+
+def _replaced(client: caxton.Client, name: str, killed: int) -> None:
+    wait_until(lambda: client.status(name).pid not in (None, killed), timeout=30,
+               what="the replacement")
 
 
 @pytest.mark.timeout(120)
@@ -31,10 +38,9 @@ def test_counter_survives_sigkills_with_its_state(language: str, build_example: 
     for _ in range(5):
         caxton_client.send_many("counter", [b"inc"] * 25)
         sent += 25
-        pid = _serving_pid(caxton_client, "counter")
-        os.kill(pid, signal.SIGKILL)
-        wait_until(lambda p=pid: caxton_client.status("counter").pid not in (None, p),
-                   timeout=30, what="the replacement")
+        killed = _serving_pid(caxton_client, "counter")
+        os.kill(killed, signal.SIGKILL)
+        _replaced(caxton_client, "counter", killed)
     assert int(caxton_client.call("counter", b"get", timeout=30)) == sent
     status = caxton_client.status("counter")
     assert status.restarts >= 5
