@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from caxton import protocol
 
 if TYPE_CHECKING:
+    from caxton.node.config import NodeConfig
     from caxton.node.node import Node
 
 
@@ -21,6 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"management endpoint (default: {protocol.DEFAULT_ADDRESS})")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--durability", default="process", choices=["process", "machine"],
+                        help="what an acknowledged message survives: the node's process dying"
+                             " (default), or the machine losing power too (every commit is"
+                             " fsynced)")
+
+
+def config_from_args(args: argparse.Namespace) -> NodeConfig:
+    """The node's settings from its command line (one place, so every flag lands in it)."""
+    from caxton.node.config import NodeConfig
+
+    return NodeConfig(durability=args.durability)
 
 
 def run(args: argparse.Namespace, node_class: type[Node] | None = None) -> int:
@@ -33,7 +45,8 @@ def run(args: argparse.Namespace, node_class: type[Node] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     setproctitle.setproctitle(f"caxton node {args.name}")
     try:
-        node = (node_class or Node)(name=args.name, data_dir=args.data_dir, listen=args.listen)
+        node = (node_class or Node)(name=args.name, data_dir=args.data_dir, listen=args.listen,
+                                    config=config_from_args(args))
     except NodeError as exc:
         print(f"caxton: {exc}", file=sys.stderr)
         return 1

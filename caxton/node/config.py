@@ -14,3 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class NodeConfig:
     """Settings of one node; the defaults are the documented ones."""
+
+    #: what an acknowledged message survives: ``process`` (the node dying) or
+    #: ``machine`` (a power cut too: every commit is fsynced); see docs/node.md
+    durability: str = "process"

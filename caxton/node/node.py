@@ -27,6 +27,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -34,11 +35,11 @@ import zmq
 
 from caxton import protocol
 from caxton.endpoint import local_endpoint
-from caxton.errors import CaxtonError
+from caxton.errors import CaxtonError, StorageUnavailable
 from caxton.node.agents import Agents
 from caxton.node.config import NodeConfig
 from caxton.node.context import DEFERRED, NodeContext
-from caxton.node.handlers import OPERATIONS
+from caxton.node.handlers import OPERATIONS, READ_ONLY
 from caxton.node.lifecycle import State
 from caxton.node.modules import Modules
 from caxton.node.outbox import Outbox
@@ -88,10 +89,18 @@ class Node:
         self.name = name
         self.config = config or NodeConfig()
         self.data_dir = Path(data_dir).resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = self._lock_data_dir()
-        cache = ModuleCache(self.data_dir / "cache")
-        self.store = Store(self.data_dir / "caxton.db")
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = self._lock_data_dir()
+        except OSError as exc:
+            raise NodeError(f"cannot use the data folder {self.data_dir}: "
+                            f"{exc.strerror or exc}") from None
+        try:
+            self.store = self._open_store()
+            cache = ModuleCache(self.data_dir / "cache")
+        except BaseException:
+            os.close(self._lock)
+            raise
         self.runtime = Runtime(preload=AGENT_PRELOAD, name=f"caxton node {name}",
                                pool=AGENT_POOL, prewarm="caxton.agent:prewarm",
                                prewarm_args=[str(cache.directory)])
@@ -119,9 +128,9 @@ class Node:
                              cache_dir=cache.directory, changed=self._schedule_flush,
                              on_stopped=self._maybe_exit)
         self.context = NodeContext(
-            name=name, config=self.config, instance=secrets.token_hex(8), local_address=self.local_address,
-            started=time.time(), store=self.store, router=self.router, outbox=self.outbox,
-            agents=self.agents, modules=modules)
+            name=name, config=self.config, instance=secrets.token_hex(8),
+            local_address=self.local_address, started=time.time(), store=self.store,
+            router=self.router, outbox=self.outbox, agents=self.agents, modules=modules)
         self._flush_scheduled = False
         self._commits_at_tick = -1
         self._group_commit: TimerHandle | None = None
@@ -143,6 +152,26 @@ class Node:
             log.warning("not listening on %s: %s", local, exc)
             return None
         return local
+
+    def _open_store(self) -> Store:
+        """Open the store, refusing one that cannot be the truth about this folder.
+
+        A missing or empty database beside stored modules means the store was
+        lost (deleted, truncated): starting would silently forget every agent
+        and every accepted message, so the node refuses and says so.
+        """
+        path = self.data_dir / "caxton.db"
+        modules = list((self.data_dir / "modules").glob("*.wasm"))
+        if modules and (not path.exists() or path.stat().st_size == 0):
+            what = "missing" if not path.exists() else "empty"
+            raise NodeError(
+                f"the store {path} is {what} but {len(modules)} modules are stored beside it:"
+                " the store was lost; restore it from a backup, or move the data folder away"
+                " to start an empty node")
+        try:
+            return Store(path, durability=self.config.durability)
+        except (sqlite3.Error, OSError) as exc:
+            raise NodeError(f"cannot open the store {path}: {exc}") from None
 
     def _lock_data_dir(self) -> int:
         fd = os.open(self.data_dir / "node.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -232,24 +261,39 @@ class Node:
         write (handled marks, snapshots) is group-committed within
         ``GROUP_COMMIT_SECONDS``: losing it to a crash only means those messages
         are delivered again and their effects recomputed.
+
+        While the store cannot commit (``Store.fault``), replies that promise
+        durability stay held; the tick retries the commit and releases them.
         """
         self._flush_scheduled = False
         dirty, self.router.dirty = self.router.dirty, set()
         for rec in dirty:
             self.router.dispatch(rec)
-        if self.router.accepted or self.outbox:
+        if self.store.fault is None and (self.router.accepted or self.outbox):
             self.router.accepted = False
             self.store.commit()
         elif self.store.dirty and self._group_commit is None:
             self._group_commit = self.runtime.call_later(GROUP_COMMIT_SECONDS,
                                                          self._commit_group)
-        self.outbox.flush()
+        self.outbox.flush(hold_promises=self.store.fault is not None)
 
     def _commit_group(self) -> None:
         self._group_commit = None
-        self.store.commit()
+        if self.store.fault is None:
+            self.store.commit()
+
+    def _retry_store(self) -> None:
+        """The store faulted: try the commit again; on success release what waited."""
+        if not self.store.commit():
+            return
+        self.router.accepted = False
+        self.router.resume_starts()
+        self.outbox.flush()
+        self._schedule_flush()
 
     def _tick(self) -> None:
+        if self.store.fault is not None:
+            self._retry_store()
         # Nothing committed for a whole tick: the loop is idle, so this is
         # when the store's checkpoint stalls nobody.
         if self.store.commits == self._commits_at_tick:
@@ -297,6 +341,11 @@ class Node:
                 protocol.request_id_of(frame), "InvalidRequest", str(exc)))
             return
         waiter = (identity, request.request_id)
+        if self.store.fault is not None and request.operation not in READ_ONLY:
+            self.outbox.error(waiter, StorageUnavailable(
+                f"the node cannot write its store ({self.store.fault}); it accepts nothing"
+                " until it can, and recovers on its own", fault=self.store.fault))
+            return
         try:
             result = OPERATIONS[request.operation](self.context, waiter, request.arguments)
         except CaxtonError as exc:
@@ -307,4 +356,4 @@ class Node:
             self.outbox.error(waiter, CaxtonError(f"internal error: {type(exc).__name__}: {exc}"))
             return
         if result is not DEFERRED:
-            self.outbox.ok(waiter, result)
+            self.outbox.ok(waiter, result, durable=request.operation not in READ_ONLY)

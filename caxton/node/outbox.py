@@ -30,10 +30,16 @@ class Outbox:
 
     def __init__(self, socket: zmq.Socket[bytes]) -> None:
         self._socket = socket
+        # replies that promise something durable: they leave after the commit
         self._frames: list[tuple[bytes, bytes]] = []
+        # replies that promise nothing (errors, status): they leave even while
+        # the store cannot commit, so a client hears why it is refused
+        self._plain: list[tuple[bytes, bytes]] = []
 
-    def ok(self, waiter: Waiter, result: Any) -> None:
-        self._frames.append((waiter[0], protocol.encode_ok(waiter[1], result)))
+    def ok(self, waiter: Waiter, result: Any, *, durable: bool = True) -> None:
+        """A result; ``durable=False`` for one that promises nothing the store must hold."""
+        frames = self._frames if durable else self._plain
+        frames.append((waiter[0], protocol.encode_ok(waiter[1], result)))
 
     def reply(self, waiter: Waiter, result: Any, *, durable: bool) -> None:
         """A call's reply: it leaves at once when the call's message is durable.
@@ -56,7 +62,7 @@ class Outbox:
 
     def error(self, waiter: Waiter, error: CaxtonError) -> None:
         frame = protocol.encode_error(waiter[1], type(error).__name__, error.message, error.data)
-        self._frames.append((waiter[0], frame))
+        self._plain.append((waiter[0], frame))
 
     def event(self, waiter: Waiter, event: dict[str, Any]) -> bool:
         """A monitor event: it promises nothing durable, so it leaves at once.
@@ -73,14 +79,21 @@ class Outbox:
         return True
 
     def raw(self, identity: bytes, frame: bytes) -> None:
-        self._frames.append((identity, frame))
+        """A frame that promises nothing (an error to an undecodable request)."""
+        self._plain.append((identity, frame))
 
     def __bool__(self) -> bool:
-        return bool(self._frames)
+        return bool(self._frames or self._plain)
 
-    def flush(self) -> None:
-        frames, self._frames = self._frames, []
-        self._send(frames)
+    def flush(self, *, hold_promises: bool = False) -> None:
+        """Send the turn's replies; ``hold_promises`` keeps those that promise durability
+        (the store could not commit: they leave with the commit that finally succeeds)."""
+        if self._plain:
+            plain, self._plain = self._plain, []
+            self._send(plain)
+        if self._frames and not hold_promises:
+            frames, self._frames = self._frames, []
+            self._send(frames)
 
     def _send(self, frames: list[tuple[bytes, bytes]]) -> None:
         send = self._socket.send_multipart

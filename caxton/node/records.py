@@ -58,6 +58,7 @@ class AgentRecord:
     serving: bool = False           # said ready; messages may be dispatched
     ever_ready: bool = False
     started_at: float | None = None
+    start_deferred: bool | None = None  # said hello while the store was unreadable
     blamed: int | None = None       # message the instance reported failing on
     blame_reason: str | None = None
     # counters for status

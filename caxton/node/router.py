@@ -33,6 +33,7 @@ from caxton.errors import (
     CaxtonError,
     MailboxFull,
     MessageTooLarge,
+    StorageUnavailable,
 )
 from caxton.node import frames
 from caxton.node.frames import Deliver, Hello, Probe, Start, TakeSnapshot
@@ -126,7 +127,18 @@ class Router:
 
     def on_hello(self, rec: AgentRecord, hello: Hello) -> None:
         rec.pid = hello.pid
-        self.start_instance(rec, hello.has_snapshot)
+        try:
+            self.start_instance(rec, hello.has_snapshot)
+        except StorageUnavailable:
+            # its start state is in a store that cannot be read now: it waits
+            rec.start_deferred = hello.has_snapshot
+
+    def resume_starts(self) -> None:
+        """The store is readable again: start the instances that said hello meanwhile."""
+        for rec in self.agents.values():
+            if rec.start_deferred is not None and rec.supervisor is not None:
+                has_snapshot, rec.start_deferred = rec.start_deferred, None
+                self.start_instance(rec, has_snapshot)
 
     def on_ready(self, rec: AgentRecord, info: dict[str, Any]) -> None:
         rec.serving = True
@@ -153,6 +165,7 @@ class Router:
             rec.in_flight.clear()
         rec.serving = False
         rec.pid = None
+        rec.start_deferred = None
 
     def start_instance(self, rec: AgentRecord, has_snapshot: bool) -> None:
         """Answer the instance's hello: its start state, then the replay, in order.
@@ -238,6 +251,7 @@ class Router:
         rec.pid = None
         rec.health = "down"
         rec.snapshot_pending = False
+        rec.start_deferred = None
         if reason not in ("normal", "shutdown"):
             rec.last_failure = reason
         blamed = rec.blamed

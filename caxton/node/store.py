@@ -22,6 +22,8 @@ about; it does not fsync each commit, so a power cut may lose the last turns.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -30,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+
+from caxton.errors import StorageUnavailable
+
+log = logging.getLogger("caxton.node")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS modules (
@@ -86,6 +92,16 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+#: what a commit survives -> SQLite's ``synchronous`` setting in WAL mode:
+#: ``process``: the node's process dying (even by SIGKILL); the WAL is synced
+#: at checkpoints only, so a power cut may lose the last commits.
+#: ``machine``: the machine losing power too; every commit is fsynced.
+DURABILITY = {"process": "NORMAL", "machine": "FULL"}
+
+_APPEND = "INSERT INTO messages (id, agent, sender, payload) VALUES (?, ?, ?, ?)"
+_MARK_HANDLED = "UPDATE messages SET handled = 1 WHERE id = ?"
+
+
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
     """A journaled message as the store gives it back (recovery, replay, dead letters)."""
@@ -135,10 +151,35 @@ class Store:
     names a message that is not committed.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durability: str = "process") -> None:
+        if durability not in DURABILITY:
+            raise ValueError(f"durability must be one of {', '.join(DURABILITY)}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.durability = durability
+        existed = path.exists() and path.stat().st_size > 0
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            self._setup(existed)
+        except BaseException:
+            self._db.close()
+            raise
+        self._in_transaction = False
+        #: commits so far; the node compares it across ticks to tell it was idle
+        self.commits = 0
+        self._commits_checkpointed = 0
+        self._appended: list[tuple[int, str, str, bytes]] = []
+        self._handled: list[tuple[int]] = []
+        #: writes since the last successful commit, in order: (sql, params, many)
+        self._log: list[tuple[str, Any, bool]] = []
+        #: why writes fail now (None while they succeed), and since when
+        self.fault: str | None = None
+        self.fault_since: float | None = None
+        self._next_id = self._last_message_id() + 1
+        #: every message id up to this one is committed: durable
+        self.durable_through = self._next_id - 1
+
+    def _setup(self, existed: bool) -> None:
         # Only the node opens its store: exclusive locking spares every
         # transaction the file locks and the shared-memory index of WAL mode.
         self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -148,20 +189,18 @@ class Store:
         # than ~30, and the checkpoint stall inside a commit ~2.5 ms, not ~10.
         self._db.execute("PRAGMA page_size=1024")
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA synchronous={DURABILITY[self.durability]}")
         page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
         self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page_size}")
         self._db.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
+        if existed:
+            # a half-written or foreign file must stop the node here, not
+            # surface as a malformed page in the middle of serving
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("failed its integrity check: "
+                                            + "; ".join(problems)[:300])
         self._db.executescript(SCHEMA)
-        self._in_transaction = False
-        #: commits so far; the node compares it across ticks to tell it was idle
-        self.commits = 0
-        self._commits_checkpointed = 0
-        self._appended: list[tuple[int, str, str, bytes]] = []
-        self._handled: list[tuple[int]] = []
-        self._next_id = self._last_message_id() + 1
-        #: every message id up to this one is committed: durable
-        self.durable_through = self._next_id - 1
 
     def _last_message_id(self) -> int:
         """The highest message id ever used: ids are never reused.
@@ -186,45 +225,106 @@ class Store:
         return last
 
     # -- transactions: one per loop turn ----------------------------------------
+    #
+    # Every write since the last successful commit is also kept in ``_log``, in
+    # order. A commit (or a statement) that fails rolls the transaction back
+    # explicitly and leaves the store *faulted*: writes are then only logged,
+    # reads are refused, and ``commit`` retries by replaying the whole log in
+    # one transaction. So a commit always writes a prefix of what the node did,
+    # never a later snapshot without the handled marks that came before it.
 
     def _begin(self) -> None:
         if not self._in_transaction:
             self._db.execute("BEGIN")
             self._in_transaction = True
 
+    def _apply(self, sql: str, params: Any, many: bool) -> None:
+        self._log.append((sql, params, many))
+        if self.fault is not None:
+            return  # unwritten: the next retry applies it, in order
+        try:
+            self._begin()
+            if many:
+                self._db.executemany(sql, params)
+            else:
+                self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
+        self._in_transaction = False
+        if self.fault is None:
+            self.fault_since = time.time()
+        self.fault = str(exc) or type(exc).__name__
+        log.error("store: %s; accepting nothing until a write succeeds (%d writes kept)",
+                  self.fault, len(self._log))
+
     def _write_behind(self) -> None:
         """Write the buffered journal appends and handled marks, in that order."""
         if self._appended:
-            self._begin()
-            self._db.executemany(
-                "INSERT INTO messages (id, agent, sender, payload) VALUES (?, ?, ?, ?)",
-                self._appended)
-            self._appended = []
+            appended, self._appended = self._appended, []
+            self._apply(_APPEND, appended, True)
         if self._handled:
-            self._begin()
-            self._db.executemany("UPDATE messages SET handled = 1 WHERE id = ?", self._handled)
-            self._handled = []
+            handled, self._handled = self._handled, []
+            self._apply(_MARK_HANDLED, handled, True)
 
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> None:
         self._write_behind()
-        self._begin()
-        return self._db.execute(sql, tuple(params))
+        self._apply(sql, tuple(params), False)
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         self._write_behind()
+        if self.fault is not None:
+            raise StorageUnavailable(f"the node cannot write its store: {self.fault}",
+                                     fault=self.fault)
         return self._db.execute(sql, tuple(params))
 
     @property
     def dirty(self) -> bool:
         return self._in_transaction or bool(self._appended or self._handled)
 
-    def commit(self) -> None:
+    def commit(self) -> bool:
+        """Make everything written so far durable; False if the store is (still) faulted."""
         self._write_behind()
+        if self.fault is not None:
+            return self._retry()
         if self._in_transaction:
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return False
             self._in_transaction = False
             self.commits += 1
+        self._log.clear()
         self.durable_through = self._next_id - 1
+        return True
+
+    def _retry(self) -> bool:
+        """Replay every unwritten write in one transaction and commit it."""
+        try:
+            self._db.execute("BEGIN")
+            for sql, params, many in self._log:
+                if many:
+                    self._db.executemany(sql, params)
+                else:
+                    self._db.execute(sql, params)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            self.fault = str(exc) or type(exc).__name__
+            return False
+        log.warning("store: writes succeed again after %.1fs (%d writes applied)",
+                    time.time() - (self.fault_since or time.time()), len(self._log))
+        self.fault = None
+        self.fault_since = None
+        self._log.clear()
+        self.commits += 1
+        self.durable_through = self._next_id - 1
+        return True
 
     def checkpoint(self) -> bool:
         """Copy the WAL into the database file, if anything was committed since the last time.
@@ -232,14 +332,20 @@ class Store:
         Called by the node when it has nothing else to do (see
         ``WAL_CHECKPOINT_BYTES``); returns whether a checkpoint ran.
         """
-        if self.commits == self._commits_checkpointed or self.dirty:
+        if self.commits == self._commits_checkpointed or self.dirty or self.fault is not None:
             return False
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("store: checkpoint failed: %s", exc)
+            return False
         self._commits_checkpointed = self.commits
         return True
 
     def close(self) -> None:
-        self.commit()
+        if not self.commit():
+            log.error("store: closing with %d writes unwritten (%s); nothing acknowledged"
+                      " depends on them", len(self._log), self.fault)
         self._db.close()
 
     # -- modules ------------------------------------------------------------------

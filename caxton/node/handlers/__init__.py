@@ -10,7 +10,7 @@ from __future__ import annotations
 from caxton.node.context import Handler
 from caxton.node.handlers import inspection, lifecycle, messaging
 
-__all__ = ["OPERATIONS"]
+__all__ = ["OPERATIONS", "READ_ONLY"]
 
 
 def _merge(*tables: dict[str, Handler]) -> dict[str, Handler]:
@@ -24,3 +24,6 @@ def _merge(*tables: dict[str, Handler]) -> dict[str, Handler]:
 
 
 OPERATIONS = _merge(lifecycle.OPERATIONS, messaging.OPERATIONS, inspection.OPERATIONS)
+#: operations that write nothing: served, and answered at once, even while the
+#: store cannot commit
+READ_ONLY = frozenset(inspection.OPERATIONS)

@@ -19,7 +19,9 @@ from caxton.node.status import agent_status
 def ping(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     return {"node": ctx.name, "pid": os.getpid(), "agents": len(ctx.agents),
             "uptime_s": time.time() - ctx.started, "protocol": protocol.PROTOCOL_VERSION,
-            "local": ctx.local_address, "instance": ctx.instance}
+            "local": ctx.local_address, "instance": ctx.instance,
+            "storage": {"ok": ctx.store.fault is None, "fault": ctx.store.fault,
+                        "since": ctx.store.fault_since, "durability": ctx.store.durability}}
 
 
 def status(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
