@@ -119,6 +119,11 @@ FIGURES: tuple[Figure, ...] = (
         Figure(f"guests.uss.{lang}", "guests", f"G USS per idle agent, {name} echo", "MB",
                "lower", "p95", "WAT echo, same node"),
     )),
+    # 8. durability against power loss (workloads/durability.py)
+    Figure("dura.call.machine", "durability", "8 call round trip, durability=machine (fsync)",
+           "us", "lower", "p99", "durability=process, same run"),
+    Figure("dura.pipe.machine", "durability", "8 send_many -> 1 agent, durability=machine",
+           "msg/s", "higher", None, "durability=process, same run"),
     # reference: the supervision library on its own (benchmarks/bench_supervisor.py)
     Figure("sup.spawn", "supervisor", "S supervisor alone: spawn -> child ready", "ms", "lower",
            "p95", "os.fork + pipe"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,10 @@ class Context:
     profile_dir: Path | None = None
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)
 
-    def node(self, name: str) -> BenchNode:
+    def node(self, name: str, *, extra: Sequence[str] = ()) -> BenchNode:
+        """A fresh node for one benchmark; ``extra`` adds to its command line."""
         profile = None if self.profile_dir is None else self.profile_dir / f"{name}.node.prof"
-        return BenchNode(self.workdir / name, profile_to=profile)
+        return BenchNode(self.workdir / name, profile_to=profile, extra=extra)
 
 
 HELPERS = Path(__file__).resolve().parent

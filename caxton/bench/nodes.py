@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import signal
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -47,8 +48,10 @@ def stop_with_parent() -> None:
 
 
 class BenchNode:
-    def __init__(self, workdir: Path, *, profile_to: Path | None = None) -> None:
+    def __init__(self, workdir: Path, *, profile_to: Path | None = None,
+                 extra: Sequence[str] = ()) -> None:
         self.workdir = workdir
+        self.extra = tuple(extra)
         self.data_dir = workdir / "data"
         self.log_path = workdir / "node.log"
         self.address = free_loopback_address()
@@ -60,7 +63,7 @@ class BenchNode:
         python = ["-m", "cProfile", "-o", str(self.profile_to)] if self.profile_to else []
         with open(self.log_path, "ab") as log:
             self.process = spawn_node(self.address, self.data_dir, output=log, python=python,
-                                      preexec_fn=stop_with_parent)
+                                      extra=self.extra, preexec_fn=stop_with_parent)
         try:
             wait_until_serving(self.address, self.process, timeout=START_TIMEOUT)
         except NodeExited:

@@ -25,6 +25,7 @@ from caxton.bench.report import Report, environment
 from caxton.bench.results import NOT_INSTALLED, SKIPPED, UNAVAILABLE, Measurement, Row
 from caxton.bench.workloads import (
     call,
+    durability,
     guests,
     handle,
     kill,
@@ -44,6 +45,7 @@ RUNNERS: dict[str, Callable[[Context], Results]] = {
     "memory": memory.run,
     "restart": restart.run,
     "supervisor": supervisor.run,
+    "durability": durability.run,
     "guests": guests.run,  # Rust and C agents (issue 17)
 }
 
