@@ -313,21 +313,24 @@ class Node:
     def _on_readable(self) -> None:
         sock = self.socket
         recv, more = sock.recv, sock.getsockopt
-        for _ in range(2000):  # the poll said readable: no need to ask before the first
-            try:
-                identity = recv(NOBLOCK)
-            except zmq.Again:
-                break
-            # a ROUTER puts the sender's identity before at least one frame
-            frame = recv()
-            extra = 0
-            while more(RCVMORE):
-                recv()
-                extra += 1
-            self._handle_frames(identity, frame, extra)
-            if not readable(sock):
-                break
-        self._schedule_flush()
+        try:
+            for _ in range(2000):  # the poll said readable: no need to ask before the first
+                try:
+                    identity = recv(NOBLOCK)
+                except zmq.Again:
+                    break
+                # a ROUTER puts the sender's identity before at least one frame
+                frame = recv()
+                extra = 0
+                while more(RCVMORE):
+                    recv()
+                    extra += 1
+                self._handle_frames(identity, frame, extra)
+                if not readable(sock):
+                    break
+        finally:
+            # whatever happened to one frame, the replies of the turn leave
+            self._schedule_flush()
 
     def _handle_frames(self, identity: bytes, frame: bytes, extra: int) -> None:
         if extra:
@@ -338,7 +341,7 @@ class Node:
             request = protocol.decode_request(frame)
         except protocol.ProtocolError as exc:
             self.outbox.raw(identity, protocol.encode_error(
-                protocol.request_id_of(frame), "InvalidRequest", str(exc)))
+                exc.request_id, "InvalidRequest", str(exc)))
             return
         waiter = (identity, request.request_id)
         if self.store.fault is not None and request.operation not in READ_ONLY:
@@ -351,9 +354,14 @@ class Node:
         except CaxtonError as exc:
             self.outbox.error(waiter, exc)
             return
+        except RecursionError:  # arguments nested deep enough to exhaust Python's stack
+            self.outbox.raw(identity, protocol.encode_error(
+                request.request_id, "InvalidRequest", "the request's arguments nest too deeply"))
+            return
         except Exception as exc:  # a bug must cost one request, never the node
             log.exception("request %s failed", request.operation)
-            self.outbox.error(waiter, CaxtonError(f"internal error: {type(exc).__name__}: {exc}"))
+            self.outbox.error(waiter, CaxtonError(
+                f"internal error: {type(exc).__name__}: {protocol.quote(exc)}"))
             return
         if result is not DEFERRED:
             self.outbox.ok(waiter, result, durable=request.operation not in READ_ONLY)

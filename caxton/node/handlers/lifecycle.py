@@ -16,6 +16,7 @@ from caxton.node.lifecycle import State
 from caxton.node.records import Waiter
 from caxton.node.spec import check_name, parse_spawn
 from caxton.node.status import agent_status
+from caxton.protocol import check_timeout
 from caxton.wasm import Limits, ModuleLoadError, module_bytes
 from supervisor import SpecError
 
@@ -54,9 +55,7 @@ def spawn(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
 
 def stop(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     rec = ctx.agents.lookup(arguments)
-    timeout = arguments.get("timeout", 30.0)
-    if not isinstance(timeout, int | float) or timeout <= 0:
-        raise InvalidRequest("timeout must be a positive number", field="timeout")
+    timeout = check_timeout(arguments.get("timeout", 30.0))
     state = rec.lifecycle.state
     if state is State.STOPPED:
         return agent_status(rec)
