@@ -18,11 +18,13 @@ from caxton.errors import (
     MessageTooLarge,
     NodeUnavailable,
     NoSuchAgent,
+    PermissionDenied,
     ResourceExhausted,
     SpawnFailed,
     StorageUnavailable,
     ValidationFailed,
 )
+from caxton.security.keys import Keys
 from caxton.status import AgentStatus, DeadLetter, Down
 
 __version__ = "0.1.0"
@@ -38,10 +40,12 @@ __all__ = [
     "DeadLetter",
     "Down",
     "InvalidRequest",
+    "Keys",
     "MailboxFull",
     "MessageTooLarge",
     "NoSuchAgent",
     "NodeUnavailable",
+    "PermissionDenied",
     "ResourceExhausted",
     "SpawnFailed",
     "StorageUnavailable",

@@ -28,6 +28,8 @@ from caxton.errors import (
     NodeUnavailable,
     error_from_wire,
 )
+from caxton.security import handshake
+from caxton.security.keys import KeyFileError, Keys
 from caxton.status import AgentStatus, DeadLetter, Down
 from caxton.waiting import DEFAULT_SPIN, ReplyWait
 
@@ -38,7 +40,7 @@ _LOCAL_PROBE_SECONDS = 1.0
 
 
 def connect(address: str | None = None, *, timeout: float = 5.0, local: bool = True,
-            spin: float = DEFAULT_SPIN) -> Client:
+            spin: float = DEFAULT_SPIN, keys: Any = None) -> Client:
     """Connect to a node (``None``: the local default, ``tcp://127.0.0.1:7700``).
 
     ZeroMQ connects lazily, so this never fails by itself; the first request
@@ -46,9 +48,13 @@ def connect(address: str | None = None, *, timeout: float = 5.0, local: bool = T
     ``local`` (the default), a loopback TCP address is upgraded to the node's
     IPC socket when this process can open it (``caxton.endpoint``). ``spin``
     is how long a request looks for its reply before it sleeps
-    (``caxton.waiting``; 0: sleep at once).
+    (``caxton.waiting``; 0: sleep at once). ``keys`` connects to a node that
+    requires them (``docs/security.md``): a ``caxton.Keys``, a keys folder
+    (the node's ``node.key`` and one secret key of the client's), or a
+    ``(secret_key_file, node_key_file)`` pair.
     """
-    return Client(address or protocol.DEFAULT_ADDRESS, timeout=timeout, local=local, spin=spin)
+    return Client(address or protocol.DEFAULT_ADDRESS, timeout=timeout, local=local, spin=spin,
+                  keys=keys)
 
 
 def read_module_source(module: ModuleSource) -> bytes:
@@ -106,7 +112,7 @@ class Client:
     """
 
     def __init__(self, address: str, *, timeout: float = 5.0, local: bool = True,
-                 spin: float = DEFAULT_SPIN) -> None:
+                 spin: float = DEFAULT_SPIN, keys: Any = None) -> None:
         self.address = address
         #: what the socket is connected to: ``address``, or the node's IPC socket
         self.endpoint = address
@@ -118,10 +124,15 @@ class Client:
         except ValueError as exc:
             raise InvalidRequest(str(exc), field="spin") from None
         self._local = local and is_loopback_tcp(address)
+        try:
+            self._keys = Keys.resolve(keys)
+        except KeyFileError as exc:
+            raise InvalidRequest(f"keys: {exc}", field="keys") from None
         self._socket = self._new_socket(address)
 
     def _new_socket(self, endpoint: str) -> zmq.Socket[bytes]:
         sock: zmq.Socket[bytes] = self._context.socket(zmq.DEALER)
+        handshake.prepare(sock, self._keys)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
@@ -147,10 +158,10 @@ class Client:
         except NodeUnavailable:
             probe = None  # _expire already went back to ``address``
         if isinstance(probe, dict) and probe.get("instance") == info.get("instance"):
-            tcp.close(0)
+            handshake.close(tcp)
             return
         if self._socket is not tcp:
-            self._socket.close(0)
+            handshake.close(self._socket)
         self._socket = tcp
         self.endpoint = self.address
         self._recv_timeout_ms = -1
@@ -222,8 +233,11 @@ class Client:
     def _expire(self, operation: str, timeout: float) -> NoReturn:
         # A fresh socket drops whatever the old one still had queued, so a node
         # that comes back later does not answer into the wrong request.
-        self._socket.close(0)
+        refused = handshake.refusal(self._socket, self.endpoint, self._keys)
+        handshake.close(self._socket)
         self._socket = self._new_socket(self.address)
+        if refused is not None:
+            raise refused
         if operation == "call":
             raise CallTimeout(f"no reply within {timeout:g}s", timeout=timeout)
         raise NodeUnavailable(
@@ -384,10 +398,11 @@ class Client:
             timeout = protocol.check_timeout(timeout)
         if self._unresolved:
             self._resolve_local(self.timeout)
-        return Monitor(self._context, self.endpoint, name, next(self._ids), self.timeout, timeout)
+        return Monitor(self._context, self.endpoint, name, next(self._ids), self.timeout, timeout,
+                       keys=self._keys)
 
     def close(self) -> None:
-        self._socket.close(0)
+        handshake.close(self._socket)
 
     def __enter__(self) -> Client:
         return self
@@ -400,16 +415,19 @@ class Monitor:
     """A registered monitor on one agent; uses a socket of its own."""
 
     def __init__(self, context: zmq.Context[zmq.Socket[bytes]], address: str, name: str,
-                 request_id: int, request_timeout: float, event_timeout: float | None) -> None:
+                 request_id: int, request_timeout: float, event_timeout: float | None,
+                 keys: Keys | None = None) -> None:
         self.name = name
         self._timeout = event_timeout
         self._socket: zmq.Socket[bytes] = context.socket(zmq.DEALER)
+        handshake.prepare(self._socket, keys)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.connect(address)
         try:
             self._socket.send(protocol.encode_request(request_id, "monitor", {"name": name}))
             if not self._socket.poll(int(request_timeout * 1000)):
-                raise NodeUnavailable(f"no node answered at {address}", address=address)
+                raise handshake.refusal(self._socket, address, keys) or NodeUnavailable(
+                    f"no node answered at {address}", address=address)
             _, kind, body = protocol.decode_reply(self._socket.recv())
             if kind == "error":
                 raise error_from_wire(body["type"], body["message"], body.get("data"))
@@ -433,7 +451,7 @@ class Monitor:
 
     def close(self) -> None:
         if not self._socket.closed:
-            self._socket.close(0)
+            handshake.close(self._socket)
 
     def __enter__(self) -> Monitor:
         return self

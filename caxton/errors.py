@@ -90,6 +90,11 @@ class ResourceExhausted(CaxtonError):
     names which. Nothing was started."""
 
 
+class PermissionDenied(CaxtonError):
+    """The node refused this client: its key's role does not allow the operation, or the
+    node does not admit its key (or its lack of one). See ``docs/security.md``."""
+
+
 ERROR_TYPES: dict[str, type[CaxtonError]] = {
     cls.__name__: cls
     for cls in (
@@ -105,6 +110,7 @@ ERROR_TYPES: dict[str, type[CaxtonError]] = {
         NodeUnavailable,
         InvalidRequest,
         SpawnFailed,
+        PermissionDenied,
         StorageUnavailable,
         ResourceExhausted,
     )

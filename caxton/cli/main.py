@@ -14,10 +14,17 @@ def build_parser() -> Parser:
     parser.add_argument("--node", default=None, metavar="ADDR",
                         help="node address (default: tcp://127.0.0.1:7700)")
     parser.add_argument("--output", default="text", choices=["text", "json"])
+    parser.add_argument("--keys", default=None, metavar="PATH",
+                        help="keys for a node that requires them: a folder (node.key and one "
+                             "*.key_secret) or SECRET_FILE:NODE_KEY_FILE "
+                             "(default: $CAXTON_KEYS; see docs/security.md)")
     parser.add_argument("--timeout", dest="request_timeout", type=float, default=5.0,
                         help="seconds to wait for the node (default: 5)")
     nouns = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND",
                                   parser_class=Parser)
+    from caxton.cli import keys
+
+    keys.add_parser(nouns)
     node.add_parser(nouns)
     agents.add_parser(nouns)
     messages.add_parser(nouns)
@@ -52,6 +59,10 @@ def _dispatch(args: object) -> int:
     assert isinstance(args, argparse.Namespace)
     if args.noun == "node":
         return node.run(args)
+    from caxton.cli import keys
+
+    if args.noun == "keys":  # local: no node involved
+        return keys.run(args)
     if args.noun == "validate":
         from caxton.cli import validate
 
@@ -62,7 +73,8 @@ def _dispatch(args: object) -> int:
         return int(new.run(args) if args.noun == "new" else build.run(args))
     from caxton.client import connect
 
-    with connect(args.node, timeout=args.request_timeout) as client:
+    with connect(args.node, timeout=args.request_timeout,
+                 keys=keys.resolve_keys(args.keys)) as client:
         if args.noun == "agents":
             return agents.run(args, client)
         if args.noun == "send":

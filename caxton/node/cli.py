@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="data folder for the store and caches (default: ./caxton-data)")
     parser.add_argument("--listen", default=protocol.DEFAULT_ADDRESS,
                         help=f"management endpoint (default: {protocol.DEFAULT_ADDRESS})")
+    parser.add_argument("--secret-key", default=None, metavar="FILE",
+                        help="the node's CurveZMQ secret key (caxton keys generate); with "
+                             "--authorized-keys every client needs an authorized key")
+    parser.add_argument("--authorized-keys", default=None, metavar="DIR",
+                        help="folder of the client public keys (*.key, each with its role) "
+                             "the node admits")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow a --listen other hosts can reach without keys")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"])
     parser.add_argument("--durability", default="process", choices=["process", "machine"],
@@ -32,7 +41,8 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     """The node's settings from its command line (one place, so every flag lands in it)."""
     from caxton.node.config import NodeConfig
 
-    return NodeConfig(durability=args.durability)
+    return NodeConfig(secret_key=args.secret_key, authorized_keys=args.authorized_keys,
+                      insecure=args.insecure, durability=args.durability)
 
 
 def run(args: argparse.Namespace, node_class: type[Node] | None = None) -> int:
@@ -44,6 +54,10 @@ def run(args: argparse.Namespace, node_class: type[Node] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     setproctitle.setproctitle(f"caxton node {args.name}")
+    # nothing the node or its agents create is readable by other users
+    from caxton.security.files import PROCESS_UMASK
+
+    os.umask(PROCESS_UMASK)
     try:
         node = (node_class or Node)(name=args.name, data_dir=args.data_dir, listen=args.listen,
                                     config=config_from_args(args))

@@ -18,3 +18,10 @@ class NodeConfig:
     #: what an acknowledged message survives: ``process`` (the node dying) or
     #: ``machine`` (a power cut too: every commit is fsynced); see docs/node.md
     durability: str = "process"
+    #: the node's CurveZMQ secret key file (``caxton keys generate``); with
+    #: ``authorized_keys``, every client must hold an authorized key (docs/security.md)
+    secret_key: str | None = None
+    #: a folder of the public keys (``*.key``, each with its role) the node admits
+    authorized_keys: str | None = None
+    #: listen on an address other hosts can reach without keys (refused otherwise)
+    insecure: bool = False

@@ -8,6 +8,7 @@ fills the compiled-artifact cache, so an agent process only deserializes.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ class Modules:
 
     def __init__(self, directory: Path, cache: ModuleCache) -> None:
         self.directory = directory
-        self.directory.mkdir(exist_ok=True)
+        self.directory.mkdir(mode=0o700, exist_ok=True)
         self.cache = cache
         self._validated: dict[tuple[Any, ...], ValidationReport] = {}
         self._installed: set[tuple[str, str]] = set()
@@ -69,7 +70,11 @@ class Modules:
             return path
         if not path.exists():
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(wasm)
+            # 0600: a module is the node's alone (docs/security.md)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600)  # a stale .tmp keeps its old mode
+                handle.write(wasm)
             tmp.replace(path)
         load_module(path, cache=self.cache, policy=SecurityPolicy.preset(security))
         self._installed.add((sha256, security))

@@ -46,6 +46,10 @@ from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord
 from caxton.node.router import Router
 from caxton.node.store import Store
+from caxton.security.exposure import is_local_only, listen_refusal
+from caxton.security.files import PRIVATE_FILE, make_private, private_socket
+from caxton.security.gate import Gate, Grant
+from caxton.security.keys import KeyFileError
 from caxton.wasm import ModuleCache
 from caxton.zmqflags import NOBLOCK, RCVMORE, readable
 from supervisor import Runtime, TimerHandle
@@ -89,8 +93,10 @@ class Node:
         self.name = name
         self.config = config or NodeConfig()
         self.data_dir = Path(data_dir).resolve()
+        #: authentication (``caxton.security.gate``); None: no keys, every client is admin
+        self.gate = self._load_gate(listen)
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            make_private(self.data_dir)
             self._lock = self._lock_data_dir()
         except OSError as exc:
             raise NodeError(f"cannot use the data folder {self.data_dir}: "
@@ -112,6 +118,9 @@ class Node:
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.socket.setsockopt(zmq.SNDHWM, 100_000)
         self.socket.setsockopt(zmq.RCVHWM, 100_000)
+        if self.gate is not None:  # before any bind: no connection without a key, IPC included
+            self.gate.secure(self.socket)
+            self.gate.start(self.runtime.context, self.runtime.add_reader)
         try:
             self.socket.bind(listen)
         except zmq.ZMQError as exc:
@@ -135,7 +144,8 @@ class Node:
         self._commits_at_tick = -1
         self._group_commit: TimerHandle | None = None
         self._shutting_down = False
-        self.runtime.add_reader(self.socket, self._on_readable)
+        self.runtime.add_reader(
+            self.socket, self._on_readable if self.gate is None else self._on_readable_keyed)
         self.runtime.call_later(TICK_SECONDS, self._tick)
 
     # -- process plumbing ------------------------------------------------------------
@@ -151,7 +161,29 @@ class Node:
         except zmq.ZMQError as exc:
             log.warning("not listening on %s: %s", local, exc)
             return None
+        private_socket(local)
         return local
+
+    def _load_gate(self, listen: str) -> Gate | None:
+        """The node's keys, or None without them; refuse an address other hosts can
+        reach without keys unless the config says ``insecure`` (docs/security.md)."""
+        config = self.config
+        if (config.secret_key is None) != (config.authorized_keys is None):
+            raise NodeError("keys need both --secret-key (the node's) and --authorized-keys "
+                            "(a folder of the clients' public keys)")
+        refusal = listen_refusal(listen, keys=config.secret_key is not None,
+                                 insecure=config.insecure)
+        if refusal is not None:
+            raise NodeError(refusal)
+        if config.secret_key is None or config.authorized_keys is None:
+            if not is_local_only(listen):
+                log.warning("listening on %s WITHOUT keys (--insecure): any host that reaches "
+                            "it can run code as this user", listen)
+            return None
+        try:
+            return Gate.load(config.secret_key, config.authorized_keys)
+        except (KeyFileError, OSError) as exc:
+            raise NodeError(f"keys: {exc}") from None
 
     def _open_store(self) -> Store:
         """Open the store, refusing one that cannot be the truth about this folder.
@@ -174,7 +206,7 @@ class Node:
             raise NodeError(f"cannot open the store {path}: {exc}") from None
 
     def _lock_data_dir(self) -> int:
-        fd = os.open(self.data_dir / "node.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.data_dir / "node.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -332,7 +364,32 @@ class Node:
             # whatever happened to one frame, the replies of the turn leave
             self._schedule_flush()
 
-    def _handle_frames(self, identity: bytes, frame: bytes, extra: int) -> None:
+    def _on_readable_keyed(self) -> None:
+        """``_on_readable`` when the node has keys: each request goes with the grant of
+        the key its connection proved it holds (libzmq's User-Id on the frame; see
+        ``caxton.security.gate`` for why never by ROUTER identity)."""
+        sock, gate = self.socket, self.gate
+        assert gate is not None
+        recv, more = sock.recv, sock.getsockopt
+        try:
+            for _ in range(2000):
+                try:
+                    identity = recv(NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                frame = recv()
+                extra = 0
+                while more(RCVMORE):
+                    recv()
+                    extra += 1
+                self._handle_frames(identity.bytes, frame, extra, gate.grant(identity))
+                if not readable(sock):
+                    break
+        finally:
+            self._schedule_flush()
+
+    def _handle_frames(self, identity: bytes, frame: bytes, extra: int,
+                       grant: Grant | None = None) -> None:
         if extra:
             self.outbox.raw(identity, protocol.encode_error(
                 None, "InvalidRequest", f"expected one frame per request, got {extra + 1}"))
@@ -344,6 +401,9 @@ class Node:
                 exc.request_id, "InvalidRequest", str(exc)))
             return
         waiter = (identity, request.request_id)
+        if grant is not None and request.operation not in grant.operations:
+            self.outbox.error(waiter, grant.refusal(request.operation))
+            return
         if self.store.fault is not None and request.operation not in READ_ONLY:
             self.outbox.error(waiter, StorageUnavailable(
                 f"the node cannot write its store ({self.store.fault}); it accepts nothing"

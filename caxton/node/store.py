@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -159,6 +160,8 @@ class Store:
         self.durability = durability
         existed = path.exists() and path.stat().st_size > 0
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        # private before a byte is written: SQLite gives its WAL the database's mode
+        os.chmod(path, 0o600)
         try:
             self._setup(existed)
         except BaseException:

@@ -75,7 +75,8 @@ class ModuleCache:
 
     def store(self, sha256: str, settings_key: str, module: wasmtime.Module) -> Path:
         """Write the artifact then its checksum, each atomically."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # 0700: whoever can write an artifact runs code in agent processes
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.artifact_path(sha256, settings_key)
         data = bytes(module.serialize())
         meta = {
