@@ -32,7 +32,7 @@ from caxton.node.spec import AgentSpec
 from caxton.node.status import agent_status
 from caxton.node.store import Store
 from caxton.node.supervision import child_spec_for, supervisor_spec_for
-from supervisor import Event, Runtime
+from supervisor import Event, Runtime, Supervisor
 
 log = logging.getLogger("caxton.node")
 
@@ -131,9 +131,11 @@ class Agents:
             "security": rec.spec.security,
         }
         sup_spec = supervisor_spec_for(rec.spec)
+        # wait=False: the loop never blocks on an agent's boot; its start (or
+        # its failure to start) arrives as an event
         rec.supervisor = self.runtime.start_supervisor(
             sup_spec, [child_spec_for(rec.spec, config)],
-            on_message=lambda _child, message: self._on_agent_frame(rec, message))
+            on_message=lambda _child, message: self._on_agent_frame(rec, message), wait=False)
         self._by_supervisor[sup_spec.id] = rec
 
     def restart(self, rec: AgentRecord, waiter: Waiter) -> None:
@@ -270,21 +272,29 @@ class Agents:
             self.router.on_restarting(rec)
         elif kind == "unhealthy":
             self.router.on_unhealthy(rec)
+        elif kind == "start_failed":
+            self.give_up(rec, f"first instance did not start: {event.reason or 'unknown'}")
         elif kind in ("gave_up", "manual_wait", "intensity_exceeded", "terminated"):
             self.give_up(rec, f"{kind.replace('_', ' ')}: {event.reason or 'unknown'}")
         self._changed()
 
     def _on_instance_down(self, rec: AgentRecord, event: Event) -> None:
+        """An instance exited; supervision's ``restart`` flag says whether another follows."""
         reason = event.reason or "unknown"
         self.router.on_down(rec, reason)
-        will_restart = rec.ever_ready and _restarts_after(rec.spec, reason)
         down = {"name": rec.name, "pid": event.pid, "reason": reason, "time": event.time,
-                "restarting": will_restart}
+                "restarting": event.restart}
         rec.monitors = [m for m in rec.monitors if self.outbox.event(m, down)]
-        if not rec.ever_ready:
-            self.give_up(rec, f"first instance did not start: {reason}")
-        elif not will_restart and rec.spec.policy_kind not in ("manual", "never"):
-            # temporary (or transient after a normal exit): supervision drops it quietly
+        if not event.restart:
+            # Why it stays down comes as the next event of the same decision
+            # (gave_up, manual_wait, intensity_exceeded, start_failed), queued
+            # before this callback ran; with none (a temporary agent, or a
+            # transient one that exited normally) it is simply over.
+            sup = rec.supervisor
+            self.runtime.call_soon(lambda: self._stays_down(rec, sup, reason))
+
+    def _stays_down(self, rec: AgentRecord, sup: Supervisor | None, reason: str) -> None:
+        if rec.supervisor is sup and sup is not None:
             self.give_up(rec, f"{rec.spec.restart} agent exited: {reason}")
 
     # -- recovery ----------------------------------------------------------------------
@@ -311,9 +321,3 @@ class Agents:
                 rec.lifecycle.state = State(state) if not comes_back else State.FAILED
         self.store.commit()
 
-
-def _restarts_after(spec: AgentSpec, reason: str) -> bool:
-    """Whether supervision will bring an instance back after it exited for ``reason``."""
-    if spec.restart == "temporary" or spec.policy_kind in ("manual", "never"):
-        return False
-    return not (spec.restart == "transient" and reason in ("normal", "shutdown"))
