@@ -76,6 +76,12 @@ class InvalidRequest(CaxtonError):
     """The request was malformed or named an unknown operation or bad argument."""
 
 
+class AboveMaximum(InvalidRequest):
+    """The request asked for more than this node allows (``--max-limit``): ``field`` names
+    what, ``asked`` the value asked for and ``maximum`` the node's maximum. Nothing was
+    started."""
+
+
 class SpawnFailed(CaxtonError):
     """The module passed validation but its first instance did not come up."""
 
@@ -109,6 +115,7 @@ ERROR_TYPES: dict[str, type[CaxtonError]] = {
         MailboxFull,
         NodeUnavailable,
         InvalidRequest,
+        AboveMaximum,
         SpawnFailed,
         PermissionDenied,
         StorageUnavailable,

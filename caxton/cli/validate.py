@@ -112,6 +112,15 @@ def _limits(args: argparse.Namespace) -> Limits:
         )
         if value is not None
     }
+    # the node's own maximums: a validation asked for more would spin as long as asked
+    from caxton.node.spec import Maximums
+
+    most = Maximums()
+    for name, value in overrides.items():
+        maximum = getattr(most, name)
+        if value > maximum:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} {value} is over the maximum of {maximum}")
     try:
         return Limits.from_dict(overrides)
     except ValueError as exc:

@@ -31,18 +31,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="allow a --listen other hosts can reach without keys")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--max-limit", action="append", default=[], type=_maximum,
+                        metavar="NAME=VALUE",
+                        help="the most a spawn may ask for, e.g. fuel=1000000000 or"
+                             " mailbox=50000 (repeatable; names and defaults in"
+                             " docs/security.md)")
     parser.add_argument("--durability", default="process", choices=["process", "machine"],
                         help="what an acknowledged message survives: the node's process dying"
                              " (default), or the machine losing power too (every commit is"
                              " fsynced)")
 
 
+def _maximum(text: str) -> tuple[str, str]:
+    """One ``--max-limit NAME=VALUE``, checked as it is parsed: a usage error, not a
+    traceback at start."""
+    from caxton.node.spec import Maximums
+
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError(f"expected NAME=VALUE, got {text!r}")
+        Maximums.from_pairs([(name.strip(), value.strip())])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name.strip(), value.strip()
+
+
 def config_from_args(args: argparse.Namespace) -> NodeConfig:
     """The node's settings from its command line (one place, so every flag lands in it)."""
     from caxton.node.config import NodeConfig
+    from caxton.node.spec import Maximums
 
     return NodeConfig(secret_key=args.secret_key, authorized_keys=args.authorized_keys,
-                      insecure=args.insecure, durability=args.durability)
+                      insecure=args.insecure, durability=args.durability,
+                      maximums=Maximums.from_pairs(args.max_limit))
 
 
 def run(args: argparse.Namespace, node_class: type[Node] | None = None) -> int:

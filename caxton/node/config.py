@@ -8,7 +8,9 @@ and ``docs/node.md`` list them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from caxton.node.spec import Maximums
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,5 @@ class NodeConfig:
     authorized_keys: str | None = None
     #: listen on an address other hosts can reach without keys (refused otherwise)
     insecure: bool = False
+    #: the most a spawn may ask for, per field (``--max-limit NAME=VALUE``)
+    maximums: Maximums = field(default_factory=Maximums)

@@ -67,7 +67,8 @@ def test_every_row_has_a_benchmark_and_a_unique_key() -> None:
     keys = [f.key for f in FIGURES]
     assert len(keys) == len(set(keys))
     assert set(BENCHMARKS) == {"spawn", "kill", "call", "pipeline", "handle", "memory",
-                               "restart", "supervisor", "guests"}
+                               "restart", "supervisor", "guests",
+                               "durability"}
     for figure in FIGURES:
         if figure.ray:
             assert figure.target is not None and figure.target.on == "ratio"

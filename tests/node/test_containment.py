@@ -61,7 +61,7 @@ def test_guest_reported_health_shows_in_status_without_a_kill(client):
 def test_bad_limit_values_are_invalid_requests(client):
     with pytest.raises(caxton.InvalidRequest) as refused:
         client.spawn("x", example_path("echo"), limits={"fuel": 2**64 - 1})
-    assert refused.value.data["field"] == "limits"
+    assert refused.value.data["field"] == "limits.fuel"  # over the node's maximum
     with pytest.raises(caxton.InvalidRequest):
         client.spawn("x", example_path("echo"), limits={"fuel": 2**80})  # not even encodable
     # a limit too small for the module is the validator's call, with its report

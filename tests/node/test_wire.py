@@ -90,7 +90,8 @@ def test_frames_nested_1000_deep_are_answered_and_delay_no_other_reply(node, raw
     deep_name = request_bytes(b"\x01", 4, b"\xa6status", b"\x81\xa4name" + nested(1000))
     deeper = request_bytes(nested(5000), 5, b"\xa4ping", b"\x80")  # past msgpack's own bound
     # one burst, so the good frames share a loop turn with the bad ones
-    for frame in (ping, deep_op, deep_version, deep_name, deeper, msgpack.packb([1, 6, "ping", {}])):
+    last = msgpack.packb([1, 6, "ping", {}])
+    for frame in (ping, deep_op, deep_version, deep_name, deeper, last):
         raw.send(frame)
     replies = {reply[0]: reply for reply in raw.replies(6)}
     assert set(replies) == {1, 2, 3, 4, 5, 6}, replies
@@ -192,7 +193,8 @@ def _nested_value(depth: int) -> Any:
 
 # -- timeouts ---------------------------------------------------------------------------
 
-BAD_TIMEOUTS = [math.nan, math.inf, -math.inf, -1, 0, 1e300, 2**64 - 1, 86_401, "5", True, None, [1]]
+BAD_TIMEOUTS = [math.nan, math.inf, -math.inf, -1, 0, 1e300, 2**64 - 1, 86_401, "5", True, None,
+                [1]]
 
 
 def test_stop_with_a_bad_timeout_is_refused_and_drops_nothing(client, raw):

@@ -33,7 +33,7 @@ def spawn(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     except ModuleLoadError as exc:
         raise InvalidRequest(f"module: {exc}", field="module") from None
     sha256 = hashlib.sha256(wasm).hexdigest()
-    spec = parse_spawn(arguments, sha256, Limits().to_dict())
+    spec = parse_spawn(arguments, sha256, Limits().to_dict(), ctx.config.maximums)
     try:
         Limits.from_dict(spec.limits)
     except ValueError as exc:
