@@ -324,6 +324,8 @@ class Node:
         self._schedule_flush()
 
     def _tick(self) -> None:
+        if self.gate is not None:  # a key removed from the folder is refused within a tick
+            self.gate.refresh()
         if self.store.fault is not None:
             self._retry_store()
         # Nothing committed for a whole tick: the loop is idle, so this is

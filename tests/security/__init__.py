@@ -1,0 +1,1 @@
+"""Authentication, roles, exposure and file permissions of a node (docs/security.md)."""
