@@ -116,13 +116,14 @@ class Keys:
     @classmethod
     def load(cls, secret_key: str | os.PathLike[str],
              node_key: str | os.PathLike[str]) -> Keys:
-        mine = load_secret(secret_key)
+        mine = load_secret(Path(secret_key).expanduser())
         assert mine.secret is not None
-        return cls(public=mine.public, secret=mine.secret, node=read_certificate(node_key).public)
+        node = read_certificate(Path(node_key).expanduser())
+        return cls(public=mine.public, secret=mine.secret, node=node.public)
 
     @classmethod
     def from_folder(cls, folder: str | os.PathLike[str]) -> Keys:
-        path = Path(folder)
+        path = Path(folder).expanduser()
         if not path.is_dir():
             raise KeyFileError(f"{path}: no such folder")
         node_key = path / f"{NODE_KEY_NAME}{PUBLIC_SUFFIX}"
@@ -145,7 +146,7 @@ class Keys:
         ``CAXTON_KEYS``)."""
         if not text:
             raise KeyFileError("empty keys path")
-        if os.path.isdir(text) or os.pathsep not in text:
+        if os.path.isdir(os.path.expanduser(text)) or os.pathsep not in text:
             return cls.from_folder(text)
         secret, _, node = text.rpartition(os.pathsep)
         return cls.load(secret, node)
