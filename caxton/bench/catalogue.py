@@ -124,6 +124,10 @@ FIGURES: tuple[Figure, ...] = (
            "us", "lower", "p99", "durability=process, same run"),
     Figure("dura.pipe.machine", "durability", "8 send_many -> 1 agent, durability=machine",
            "msg/s", "higher", None, "durability=process, same run"),
+    # 9. validation off the loop (workloads/validation.py)
+    Figure("valid.ping", "validation", "9 ping p99 while a spinning init validates", "us",
+           "lower", "max", "ping p99, nothing validating",
+           Target("median", "<=", 50_000.0, "<= 50 ms p99")),
     # reference: the supervision library on its own (benchmarks/bench_supervisor.py)
     Figure("sup.spawn", "supervisor", "S supervisor alone: spawn -> child ready", "ms", "lower",
            "p95", "os.fork + pipe"),

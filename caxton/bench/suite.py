@@ -34,6 +34,7 @@ from caxton.bench.workloads import (
     restart,
     spawn,
     supervisor,
+    validation,
 )
 
 RUNNERS: dict[str, Callable[[Context], Results]] = {
@@ -46,6 +47,7 @@ RUNNERS: dict[str, Callable[[Context], Results]] = {
     "restart": restart.run,
     "supervisor": supervisor.run,
     "durability": durability.run,
+    "validation": validation.run,
     "guests": guests.run,  # Rust and C agents (issue 17)
 }
 

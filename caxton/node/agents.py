@@ -62,6 +62,7 @@ class Agents:
         self.cache_dir = cache_dir
         self.by_name = registry  # shared with the router, which forwards by name
         self._by_supervisor: dict[str, AgentRecord] = {}
+        self._reserved: set[str] = set()
         self._changed = changed
         self._on_stopped = on_stopped
         router.on_snapshot_saved = self._after_snapshot
@@ -73,7 +74,18 @@ class Agents:
         return len(self.by_name)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.by_name
+        return name in self.by_name or name in self._reserved
+
+    def reserve(self, name: str) -> None:
+        """Hold a name while its spawn is being validated: a second spawn of it is refused."""
+        self._reserved.add(name)
+
+    def release(self, name: str) -> None:
+        self._reserved.discard(name)
+
+    def changed(self) -> None:
+        """Something outside a request changed what the loop turn must flush."""
+        self._changed()
 
     def records(self) -> list[AgentRecord]:
         return list(self.by_name.values())

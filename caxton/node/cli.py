@@ -40,6 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what an acknowledged message survives: the node's process dying"
                              " (default), or the machine losing power too (every commit is"
                              " fsynced)")
+    parser.add_argument("--validation-seconds", type=_positive_seconds, default=120.0,
+                        metavar="S",
+                        help="the longest one module's validation may run (default: 120)")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be above 0 and below 1e6 seconds, not {text}")
+    return value
 
 
 def _maximum(text: str) -> tuple[str, str]:
@@ -64,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
 
     return NodeConfig(secret_key=args.secret_key, authorized_keys=args.authorized_keys,
                       insecure=args.insecure, durability=args.durability,
+                      validation_seconds=args.validation_seconds,
                       maximums=Maximums.from_pairs(args.max_limit))
 
 

@@ -27,5 +27,8 @@ class NodeConfig:
     authorized_keys: str | None = None
     #: listen on an address other hosts can reach without keys (refused otherwise)
     insecure: bool = False
+    #: the longest one module's validation may run (its guest deadlines add up
+    #: to less for most); past it the validator process is killed and replaced
+    validation_seconds: float = 120.0
     #: the most a spawn may ask for, per field (``--max-limit NAME=VALUE``)
     maximums: Maximums = field(default_factory=Maximums)

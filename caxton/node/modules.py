@@ -1,19 +1,23 @@
 """The node's modules: validated once, written where agent processes read them, compiled once.
 
-A module reaches an agent process only through here. ``validate`` runs the
-validation pipeline (remembering each verdict, so a respawn of the same module
-with the same limits costs nothing); ``install`` writes the module file and
-fills the compiled-artifact cache, so an agent process only deserializes.
+A module reaches an agent process only through here. ``validate`` has the
+validation pipeline run in the validator process, off the node's loop
+(remembering each verdict, so a respawn of the same module with the same
+limits costs nothing); ``install`` writes the module file and fills the
+compiled-artifact cache, so an agent process only deserializes.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from caxton.errors import InvalidRequest, ValidationFailed
 from caxton.node.spec import AgentSpec
+from caxton.node.validation import Validator
 from caxton.wasm import (
     ContractVector,
     Limits,
@@ -21,8 +25,10 @@ from caxton.wasm import (
     SecurityPolicy,
     ValidationReport,
     load_module,
-    validate,
 )
+
+#: validation verdicts remembered (least recently used dropped first)
+VERDICTS_KEPT = 1024
 
 
 class Modules:
@@ -33,32 +39,46 @@ class Modules:
     before any agent process asks for it.
     """
 
-    def __init__(self, directory: Path, cache: ModuleCache) -> None:
+    def __init__(self, directory: Path, cache: ModuleCache, validator: Validator) -> None:
         self.directory = directory
         self.directory.mkdir(mode=0o700, exist_ok=True)
         self.cache = cache
-        self._validated: dict[tuple[Any, ...], ValidationReport] = {}
+        self.validator = validator
+        # verdicts by module, policy, limits and vectors; bounded, as every
+        # distinct module a client sends would otherwise stay here for good
+        self._validated: OrderedDict[tuple[Any, ...], ValidationReport] = OrderedDict()
         self._installed: set[tuple[str, str]] = set()
 
     def path(self, sha256: str) -> Path:
         return self.directory / f"{sha256}.wasm"
 
-    def validate(self, spec: AgentSpec, wasm: bytes, raw_vectors: Any) -> None:
-        """Raise ``ValidationFailed`` (with the report) unless the module passes."""
+    def validate(self, spec: AgentSpec, wasm: bytes, raw_vectors: Any,
+                 done: Callable[[ValidationFailed | None], None]) -> None:
+        """Validate off the loop; ``done(None)`` if the module passed, else with the error.
+
+        A remembered verdict calls ``done`` at once; malformed vectors raise
+        ``InvalidRequest`` before anything is queued.
+        """
         vectors = parse_vectors(raw_vectors)
         key = (spec.module_sha256, spec.security, tuple(sorted(spec.limits.items())),
                tuple(vectors))
         report = self._validated.get(key)
-        if report is None:
-            report = validate(wasm, policy=spec.security, limits=Limits.from_dict(spec.limits),
-                              vectors=vectors)
-            self._validated[key] = report
-        if not report.passed:
-            reasons = [f.message for s in report.stages for f in s.findings
-                       if s.status == "failed" and f.severity == "error"]
-            raise ValidationFailed(
-                "module failed validation: " + ("; ".join(reasons) or "see report"),
-                report=report.to_dict())
+        if report is not None:
+            self._validated.move_to_end(key)
+            done(_verdict(report))
+            return
+
+        def finished(outcome: ValidationReport | str) -> None:
+            if isinstance(outcome, str):
+                done(ValidationFailed(f"module failed validation: {outcome}"))
+                return
+            self._validated[key] = outcome
+            if len(self._validated) > VERDICTS_KEPT:
+                self._validated.popitem(last=False)
+            done(_verdict(outcome))
+
+        self.validator.submit(wasm, spec.security, Limits.from_dict(spec.limits), vectors,
+                              finished)
 
     def install(self, sha256: str, wasm: bytes, security: str) -> Path:
         """Write the module where agent processes read it, and fill the compile cache.
@@ -79,6 +99,15 @@ class Modules:
         load_module(path, cache=self.cache, policy=SecurityPolicy.preset(security))
         self._installed.add((sha256, security))
         return path
+
+
+def _verdict(report: ValidationReport) -> ValidationFailed | None:
+    if report.passed:
+        return None
+    reasons = [f.message for s in report.stages for f in s.findings
+               if s.status == "failed" and f.severity == "error"]
+    return ValidationFailed("module failed validation: " + ("; ".join(reasons) or "see report"),
+                            report=report.to_dict())
 
 
 def parse_vectors(raw: Any) -> list[ContractVector]:

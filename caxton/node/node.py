@@ -46,6 +46,7 @@ from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord
 from caxton.node.router import Router
 from caxton.node.store import Store
+from caxton.node.validation import Validator
 from caxton.security.exposure import is_local_only, listen_refusal
 from caxton.security.files import PRIVATE_FILE, make_private, private_socket
 from caxton.security.gate import Gate, Grant
@@ -62,6 +63,8 @@ SHUTDOWN_DRAIN_SECONDS = 10.0
 AGENT_PRELOAD = ("caxton.agent",)
 # agent processes kept forked and warmed ahead of demand (supervisor._zygote)
 AGENT_POOL = 2
+# the validator process's memory cap beyond the largest memory a guest may ask
+VALIDATOR_HEADROOM = 512 * 2**20
 
 
 class NodeError(RuntimeError):
@@ -131,7 +134,9 @@ class Node:
         self.outbox = Outbox(self.socket)
         records: dict[str, AgentRecord] = {}
         self.router = self.router_class(self.store, self.outbox, records)
-        modules = Modules(self.data_dir / "modules", cache)
+        validator = Validator(self.runtime, max_seconds=self.config.validation_seconds,
+                              memory_bytes=self.config.maximums.memory_bytes + VALIDATOR_HEADROOM)
+        modules = Modules(self.data_dir / "modules", cache, validator)
         self.agents = Agents(records, runtime=self.runtime, store=self.store,
                              router=self.router, outbox=self.outbox, modules=modules,
                              cache_dir=cache.directory, changed=self._schedule_flush,

@@ -1,6 +1,7 @@
 """An agent's lifecycle by request: spawn, stop, restart, remove, snapshot.
 
-A spawn is answered once the first instance serves; a stop once the agent has
+A spawn is answered once its module passed validation (in the validator
+process, while the loop goes on) and its first instance serves; a stop once the agent has
 drained (or its drain timed out); a snapshot once the instance has taken it.
 Until then the handler returns ``DEFERRED`` and the agents room answers.
 """
@@ -10,11 +11,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from caxton.errors import AgentExists, AgentNotRunning, InvalidRequest
+from caxton.errors import AgentExists, AgentNotRunning, CaxtonError, InvalidRequest
 from caxton.node.context import DEFERRED, Handler, NodeContext
 from caxton.node.lifecycle import State
 from caxton.node.records import Waiter
-from caxton.node.spec import check_name, parse_spawn
+from caxton.node.spec import AgentSpec, check_name, parse_spawn
 from caxton.node.status import agent_status
 from caxton.protocol import check_timeout
 from caxton.wasm import Limits, ModuleLoadError, module_bytes
@@ -38,19 +39,42 @@ def spawn(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
         Limits.from_dict(spec.limits)
     except ValueError as exc:
         raise InvalidRequest(f"limits: {exc}", field="limits") from None
-    ctx.modules.validate(spec, wasm, arguments.get("vectors"))
-    ctx.store.put_module(sha256, wasm)
-    ctx.modules.install(sha256, wasm, spec.security)
+
+    def validated(failure: CaxtonError | None) -> None:
+        # the loop went on while the validator worked: the name was held meanwhile
+        ctx.agents.release(name)
+        if failure is None:
+            try:
+                _load_and_start(ctx, waiter, spec, wasm)
+            except CaxtonError as exc:
+                failure = exc
+        if failure is not None:
+            ctx.outbox.error(waiter, failure)
+        ctx.agents.changed()
+
+    ctx.agents.reserve(name)
+    try:
+        ctx.modules.validate(spec, wasm, arguments.get("vectors"), validated)
+    except BaseException:
+        ctx.agents.release(name)
+        raise
+    return DEFERRED
+
+
+def _load_and_start(ctx: NodeContext, waiter: Waiter, spec: AgentSpec, wasm: bytes) -> None:
+    """A validated module: stored, compiled, and its agent's first instance started."""
+    ctx.store.put_module(spec.module_sha256, wasm)
+    ctx.modules.install(spec.module_sha256, wasm, spec.security)
     rec = ctx.agents.add(spec)
     rec.spawn_waiters.append(waiter)
     rec.lifecycle.to(State.LOADED, "validated and compiled")
-    ctx.store.save_agent(name, spec.to_dict(), State.LOADED)
+    ctx.store.save_agent(spec.name, spec.to_dict(), State.LOADED)
     try:
         ctx.agents.start(rec)
     except SpecError as exc:  # parse_spawn mirrors these rules; this is the backstop
+        rec.spawn_waiters.clear()
         ctx.agents.forget(rec)
         raise InvalidRequest(str(exc)) from None
-    return DEFERRED
 
 
 def stop(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
