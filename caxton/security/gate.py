@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ log = logging.getLogger("caxton.security")
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 ZAP_DOMAIN = b"caxton"
 _ZAP_VERSION = b"1.0"
+#: the node logs at most one refused handshake a second
+REFUSAL_LOG_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class Gate:
         self._folder_stamp = self._stamp()
         self._install(keys)
         self._zap: zmq.Socket[bytes] | None = None
+        self._refusals_unlogged = 0
+        self._refusal_logged_at = -REFUSAL_LOG_SECONDS
 
     @classmethod
     def load(cls, secret_key: str | os.PathLike[str],
@@ -186,10 +191,22 @@ class Gate:
         public = zmq.utils.z85.encode(credentials[0])
         grant = self._grants.get(public.decode(), _REVOKED)
         if grant is _REVOKED:
-            log.warning("refused a client key %s from %s: not authorized",
-                        public.decode(), address.decode(errors="replace") or "ipc")
+            self._log_refusal(public, address)
             return [version, request_id, b"400", b"key not authorized", b"", b""]
         return [version, request_id, b"200", b"OK", public, b""]
+
+    def _log_refusal(self, public: bytes, address: bytes) -> None:
+        """One line per refusal, at most one a second: a peer opening connection after
+        connection with a key the node refuses must not be able to fill its log."""
+        now = time.monotonic()
+        if now - self._refusal_logged_at < REFUSAL_LOG_SECONDS:
+            self._refusals_unlogged += 1
+            return
+        more = f" ({self._refusals_unlogged} more refusals since the last line)" \
+            if self._refusals_unlogged else ""
+        self._refusal_logged_at, self._refusals_unlogged = now, 0
+        log.warning("refused a client key %s from %s: not authorized%s", public.decode(),
+                    address.decode(errors="replace") or "ipc", more)
 
     # -- a request -------------------------------------------------------------------------
 

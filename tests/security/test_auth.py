@@ -63,6 +63,38 @@ def test_a_key_the_node_does_not_authorize_is_refused_clearly(shared_node: Secur
     assert "not authorized" in shared_node.log()
 
 
+def test_refused_handshakes_cannot_flood_the_node_log(shared_node: SecureNode) -> None:
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    stranger = shared_node.keyring.keys(STRANGER)
+    before = len(shared_node.log())
+    attempts = 0
+
+    def refused_once_more() -> bool:
+        """One more connection under a key the node refuses, until its log has said
+        how many refusals it left out."""
+        nonlocal attempts
+        sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        try:
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.CURVE_SERVERKEY, stranger.node)
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, stranger.public)
+            sock.setsockopt(zmq.CURVE_SECRETKEY, stranger.secret)
+            sock.connect(shared_node.address)
+            assert monitor.poll(5000), "the node neither admitted nor refused the key"
+            attempts += 1
+        finally:
+            sock.disable_monitor()
+            monitor.close(0)
+            sock.close(0)
+        return "more refusals since the last line" in shared_node.log()[before:]
+
+    wait_until(refused_once_more, timeout=20, interval=0, what="a refusal line with a count")
+    lines = [line for line in shared_node.log()[before:].splitlines()
+             if "refused a client key" in line]
+    assert attempts >= 5 and len(lines) <= 3, (attempts, lines)
+
+
 def test_a_wrong_node_key_fails_the_handshake_clearly(shared_node: SecureNode,
                                                       tmp_path: Path) -> None:
     admin = shared_node.keyring.keys("admin")
