@@ -7,6 +7,13 @@ the same one (the ``instance`` token matches), uses it instead: a Unix-domain
 socket spares every request and reply the loopback TCP stack, which is about
 a tenth of a ``call``'s round trip. This is what PostgreSQL clients do with
 their Unix socket; any failure simply leaves the client on TCP.
+
+The IPC socket is no way around authentication: it is an endpoint of the
+same ZeroMQ socket as the TCP address, so when the node has keys it asks
+for the same CURVE handshake and the same authorized keys
+(``caxton.security.gate``); without keys its mode (0600, in the node's 0700
+data folder) admits only the node's user. A client with keys is upgraded
+with them.
 """
 
 from __future__ import annotations
