@@ -20,8 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from caxton.errors import AgentNotRunning, CallFailed, NoSuchAgent, SpawnFailed
+from caxton.errors import (
+    AgentNotRunning,
+    CallFailed,
+    NoSuchAgent,
+    ResourceExhausted,
+    SpawnFailed,
+)
 from caxton.node import frames
+from caxton.node.budget import Budget
 from caxton.node.frames import Acks, Failed, Health, Hello, Log, Ready, Snapshot
 from caxton.node.lifecycle import Lifecycle, State, Transition
 from caxton.node.modules import Modules
@@ -52,13 +59,15 @@ class Agents:
     """
 
     def __init__(self, registry: dict[str, AgentRecord], *, runtime: Runtime, store: Store,
-                 router: Router, outbox: Outbox, modules: Modules, cache_dir: Path,
+                 router: Router, outbox: Outbox, modules: Modules, budget: Budget,
+                 cache_dir: Path,
                  changed: Callable[[], None], on_stopped: Callable[[], None]) -> None:
         self.runtime = runtime
         self.store = store
         self.router = router
         self.outbox = outbox
         self.modules = modules
+        self.budget = budget
         self.cache_dir = cache_dir
         self.by_name = registry  # shared with the router, which forwards by name
         self._by_supervisor: dict[str, AgentRecord] = {}
@@ -133,8 +142,17 @@ class Agents:
 
     # -- supervision -------------------------------------------------------------------
 
+    def running_specs(self, *, besides: AgentRecord | None = None) -> list[AgentSpec]:
+        """The specs of the agents that hold processes now (what the budgets count)."""
+        return [r.spec for r in self.by_name.values()
+                if r.supervisor is not None and r is not besides]
+
     def start(self, rec: AgentRecord) -> None:
-        """Start the agent's supervision subtree; its first instance says hello later."""
+        """Start the agent's supervision subtree; its first instance says hello later.
+
+        Raises ``ResourceExhausted`` (and starts nothing) past a node budget.
+        """
+        self.budget.check(rec.spec, self.running_specs(besides=rec))
         config = {
             "name": rec.name,
             "module_path": str(self.modules.path(rec.spec.module_sha256)),
@@ -153,6 +171,7 @@ class Agents:
     def restart(self, rec: AgentRecord, waiter: Waiter) -> None:
         """A stopped or failed agent starts again; ``waiter`` hears once it serves."""
         self.halt(rec)
+        self.budget.check(rec.spec, self.running_specs(besides=rec))
         rec.ever_ready = False
         rec.lifecycle.to(State.LOADED, "restarted by request")
         rec.spawn_waiters.append(waiter)
@@ -327,6 +346,13 @@ class Agents:
                     rec.last_failure = "module missing from the store"
                     continue
                 self.modules.install(spec.module_sha256, wasm, spec.security)
+                try:
+                    self.budget.check(spec, self.running_specs(besides=rec))
+                except ResourceExhausted as exc:
+                    rec.lifecycle.state = State.FAILED
+                    rec.last_failure = f"not restarted: {exc.message}"
+                    log.error("agent %s not restarted: %s", spec.name, exc.message)
+                    continue
                 rec.lifecycle.to(State.LOADED, "node restarted")
                 self.start(rec)
             else:

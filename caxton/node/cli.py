@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what an acknowledged message survives: the node's process dying"
                              " (default), or the machine losing power too (every commit is"
                              " fsynced)")
+    parser.add_argument("--max-agents", type=int, default=None, metavar="N",
+                        help="the most agents running at once (default: what the file"
+                             " descriptor limit allows)")
+    parser.add_argument("--memory-budget", type=int, default=None, metavar="BYTES",
+                        help="what the agents' memory limits may add up to (default: 80%% of"
+                             " the machine's memory)")
     parser.add_argument("--validation-seconds", type=_positive_seconds, default=120.0,
                         metavar="S",
                         help="the longest one module's validation may run (default: 120)")
@@ -78,6 +84,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     return NodeConfig(secret_key=args.secret_key, authorized_keys=args.authorized_keys,
                       insecure=args.insecure, durability=args.durability,
                       validation_seconds=args.validation_seconds,
+                      max_agents=args.max_agents, memory_budget_bytes=args.memory_budget,
                       maximums=Maximums.from_pairs(args.max_limit))
 
 

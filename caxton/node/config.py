@@ -27,6 +27,11 @@ class NodeConfig:
     authorized_keys: str | None = None
     #: listen on an address other hosts can reach without keys (refused otherwise)
     insecure: bool = False
+    #: the most agents that hold processes at once (None: as many as the file
+    #: descriptor limit allows, ~3 each beside a reserve of 256)
+    max_agents: int | None = None
+    #: what the agents' memory limits may add up to (None: 80% of the machine's memory)
+    memory_budget_bytes: int | None = None
     #: the longest one module's validation may run (its guest deadlines add up
     #: to less for most); past it the validator process is killed and replaced
     validation_seconds: float = 120.0

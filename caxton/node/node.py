@@ -37,6 +37,7 @@ from caxton import protocol
 from caxton.endpoint import local_endpoint
 from caxton.errors import CaxtonError, StorageUnavailable
 from caxton.node.agents import Agents
+from caxton.node.budget import Budget
 from caxton.node.config import NodeConfig
 from caxton.node.context import DEFERRED, NodeContext
 from caxton.node.handlers import OPERATIONS, READ_ONLY
@@ -139,6 +140,8 @@ class Node:
         modules = Modules(self.data_dir / "modules", cache, validator)
         self.agents = Agents(records, runtime=self.runtime, store=self.store,
                              router=self.router, outbox=self.outbox, modules=modules,
+                             budget=Budget(max_agents=self.config.max_agents,
+                                           memory_bytes=self.config.memory_budget_bytes),
                              cache_dir=cache.directory, changed=self._schedule_flush,
                              on_stopped=self._maybe_exit)
         self.context = NodeContext(

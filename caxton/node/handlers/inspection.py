@@ -20,6 +20,7 @@ def ping(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     return {"node": ctx.name, "pid": os.getpid(), "agents": len(ctx.agents),
             "uptime_s": time.time() - ctx.started, "protocol": protocol.PROTOCOL_VERSION,
             "local": ctx.local_address, "instance": ctx.instance,
+            "budget": ctx.agents.budget.usage(ctx.agents.running_specs()),
             "storage": {"ok": ctx.store.fault is None, "fault": ctx.store.fault,
                         "since": ctx.store.fault_since, "durability": ctx.store.durability}}
 

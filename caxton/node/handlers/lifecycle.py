@@ -11,7 +11,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from caxton.errors import AgentExists, AgentNotRunning, CaxtonError, InvalidRequest
+from caxton.errors import (
+    AgentExists,
+    AgentNotRunning,
+    CaxtonError,
+    InvalidRequest,
+    ResourceExhausted,
+)
 from caxton.node.context import DEFERRED, Handler, NodeContext
 from caxton.node.lifecycle import State
 from caxton.node.records import Waiter
@@ -39,6 +45,8 @@ def spawn(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
         Limits.from_dict(spec.limits)
     except ValueError as exc:
         raise InvalidRequest(f"limits: {exc}", field="limits") from None
+    # before the validator spends anything on it; checked again at the start
+    ctx.agents.budget.check(spec, ctx.agents.running_specs())
 
     def validated(failure: CaxtonError | None) -> None:
         # the loop went on while the validator worked: the name was held meanwhile
@@ -75,6 +83,10 @@ def _load_and_start(ctx: NodeContext, waiter: Waiter, spec: AgentSpec, wasm: byt
         rec.spawn_waiters.clear()
         ctx.agents.forget(rec)
         raise InvalidRequest(str(exc)) from None
+    except ResourceExhausted:
+        rec.spawn_waiters.clear()
+        ctx.agents.forget(rec)
+        raise
 
 
 def stop(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
