@@ -37,6 +37,7 @@ from caxton.node.frames import (
     Stop,
     TakeSnapshot,
 )
+from caxton.quotas import Meter, Quotas
 from caxton.wasm import (
     AgentInstance,
     InstantiationFailed,
@@ -46,31 +47,37 @@ from caxton.wasm import (
     example_path,
     load_module,
 )
+from caxton.wasm.abi import SEND_OVER_QUOTA, SEND_TOO_LARGE, SEND_UNKNOWN_AGENT
 from supervisor import ChildLink
-
-# Error codes of the ``caxton.send`` import (guest ABI v1).
-SEND_UNKNOWN_AGENT = -1
-SEND_TOO_LARGE = -2
 
 
 class _Imports:
-    """Host imports for the instance: sends are buffered until the message is acknowledged."""
+    """Host imports for the instance: sends are buffered until the message is acknowledged,
+    and both sends and log lines are held to the agent's quotas (``caxton.quotas``)."""
 
-    def __init__(self, link: ChildLink, max_message_bytes: int) -> None:
+    def __init__(self, link: ChildLink, max_message_bytes: int, quotas: Quotas) -> None:
         self._link = link
         self._max = max_message_bytes
+        self.meter = Meter(quotas)
         self.outbox: list[list[Any]] = []
+
+    def begin_message(self) -> None:
+        self.outbox = []
+        self.meter.begin_message()
 
     def send(self, to: str, payload: bytes) -> int:
         if not to:
             return SEND_UNKNOWN_AGENT
         if len(payload) > self._max:
             return SEND_TOO_LARGE
+        if not self.meter.may_send(len(payload)):
+            return SEND_OVER_QUOTA
         self.outbox.append([to, bytes(payload)])
         return 0
 
     def log(self, level: int, message: str) -> None:
-        self._link.send(frames.encode(Log(level, message)))
+        if self.meter.may_log(len(message)):
+            self._link.send(frames.encode(Log(level, message)))
 
 
 class _NoImports:
@@ -110,7 +117,7 @@ def main(link: ChildLink, config: dict[str, Any]) -> None:
     compiled = load_module(
         Path(config["module_path"]), cache=ModuleCache(config["cache_dir"]), policy=policy
     )
-    imports = _Imports(link, limits.max_message_bytes)
+    imports = _Imports(link, limits.max_message_bytes, Quotas.from_dict(config.get("quotas")))
     try:
         instance = AgentInstance(compiled, limits, imports, policy=policy)
     except InstantiationFailed as exc:
@@ -154,7 +161,7 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
 
     def flush_acks() -> None:
         if acks:
-            link.send(frames.encode(Acks(acks[:], _stats(instance))))
+            link.send(frames.encode(Acks(acks[:], _stats(instance, imports))))
             acks.clear()
 
     def fail(message_id: int | None, reason: str | None, text: str, what: str) -> NoReturn:
@@ -169,7 +176,7 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
             frame = frames.decode_from_node(raw)
             if type(frame) is Deliver:
                 for message_id, sender, payload, replay in frame.messages:
-                    imports.outbox = []
+                    imports.begin_message()
                     outcome = instance.handle(payload, sender)
                     if outcome.status == "failed":
                         fail(message_id, outcome.reason, outcome.message, "")
@@ -199,5 +206,7 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
         flush_acks()
 
 
-def _stats(instance: AgentInstance) -> list[int]:
-    return [instance.memory_bytes, instance.fuel_consumed_total]
+def _stats(instance: AgentInstance, imports: _Imports) -> list[int]:
+    """What rides on every ack: [memory_bytes, fuel_total, logs_dropped, sends_refused]
+    (the last two counted since the previous ack)."""
+    return [instance.memory_bytes, instance.fuel_consumed_total, *imports.meter.take_counts()]

@@ -32,6 +32,9 @@ class AgentStatus:
     restart: str
     policy: str
     monitors: int = 0
+    logs_dropped: int = 0
+    sends_over_quota: int = 0
+    violations: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentStatus:

@@ -39,6 +39,7 @@ from caxton.node.spec import AgentSpec
 from caxton.node.status import agent_status
 from caxton.node.store import Store
 from caxton.node.supervision import child_spec_for, supervisor_spec_for
+from caxton.quotas import Quotas
 from supervisor import Event, Runtime, Supervisor
 
 log = logging.getLogger("caxton.node")
@@ -60,7 +61,7 @@ class Agents:
 
     def __init__(self, registry: dict[str, AgentRecord], *, runtime: Runtime, store: Store,
                  router: Router, outbox: Outbox, modules: Modules, budget: Budget,
-                 cache_dir: Path,
+                 quotas: Quotas, cache_dir: Path,
                  changed: Callable[[], None], on_stopped: Callable[[], None]) -> None:
         self.runtime = runtime
         self.store = store
@@ -68,6 +69,7 @@ class Agents:
         self.outbox = outbox
         self.modules = modules
         self.budget = budget
+        self.quotas = quotas
         self.cache_dir = cache_dir
         self.by_name = registry  # shared with the router, which forwards by name
         self._by_supervisor: dict[str, AgentRecord] = {}
@@ -159,6 +161,7 @@ class Agents:
             "cache_dir": str(self.cache_dir),
             "limits": rec.spec.limits,
             "security": rec.spec.security,
+            "quotas": self.quotas.to_dict(),
         }
         sup_spec = supervisor_spec_for(rec.spec)
         # wait=False: the loop never blocks on an agent's boot; its start (or

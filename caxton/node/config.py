@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from caxton.node.spec import Maximums
+from caxton.quotas import Quotas
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class NodeConfig:
     authorized_keys: str | None = None
     #: listen on an address other hosts can reach without keys (refused otherwise)
     insecure: bool = False
+    #: what each guest may emit: log lines and bytes, sends per message
+    quotas: Quotas = field(default_factory=Quotas)
     #: the most agents that hold processes at once (None: as many as the file
     #: descriptor limit allows, ~3 each beside a reserve of 256)
     max_agents: int | None = None

@@ -103,7 +103,8 @@ class Ready(NamedTuple):
 
 
 class Acks(NamedTuple):
-    """Messages handled, each with its outputs; ``stats`` is [memory_bytes, fuel_total]."""
+    """Messages handled, each with its outputs; ``stats`` is [memory_bytes, fuel_total,
+    logs_dropped, sends_refused] (the last two since the previous ``Acks``)."""
 
     acks: list[Ack]
     stats: list[int]

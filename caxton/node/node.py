@@ -140,6 +140,7 @@ class Node:
         modules = Modules(self.data_dir / "modules", cache, validator)
         self.agents = Agents(records, runtime=self.runtime, store=self.store,
                              router=self.router, outbox=self.outbox, modules=modules,
+                             quotas=self.config.quotas,
                              budget=Budget(max_agents=self.config.max_agents,
                                            memory_bytes=self.config.memory_budget_bytes),
                              cache_dir=cache.directory, changed=self._schedule_flush,

@@ -68,6 +68,9 @@ class AgentRecord:
     fuel_consumed: int = 0
     handled: int = 0
     failed: int = 0
+    logs_dropped: int = 0           # log lines over the guest's quotas
+    sends_over_quota: int = 0       # sends refused with SEND_OVER_QUOTA
+    violations: int = 0             # quota breaches and sandbox refusals
     health: str = "unknown"
     next_probe: float = 0.0         # monotonic time of the next caxton_health probe
     # snapshots

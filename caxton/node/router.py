@@ -49,6 +49,8 @@ log = logging.getLogger("caxton.node")
 # busy between loop turns, few enough that a crash redelivers little.
 DISPATCH_WINDOW = 512
 EXTERNAL = ""  # sender name of messages from outside any agent
+# what a guest did that its sandbox refused (counted as security violations)
+SANDBOX_REFUSALS = frozenset({"out_of_fuel", "memory_limit", "timeout", "stack_overflow"})
 
 
 class Router:
@@ -221,6 +223,10 @@ class Router:
             if every and rec.since_snapshot >= every:
                 self.request_snapshot(rec)
         rec.memory_bytes, rec.fuel_consumed = stats[0], stats[1]
+        if len(stats) >= 4 and (stats[2] or stats[3]):
+            rec.logs_dropped += stats[2]
+            rec.sends_over_quota += stats[3]
+            rec.violations += stats[2] + stats[3]
 
     def _forward(self, rec: AgentRecord, target: str, payload: bytes) -> None:
         """Journal a message one agent sent another, or dead-letter it with the reason."""
@@ -242,6 +248,8 @@ class Router:
                                [reason or "refused"])
 
     def on_failed(self, rec: AgentRecord, message_id: int | None, reason: str, text: str) -> None:
+        if reason in SANDBOX_REFUSALS:
+            rec.violations += 1
         rec.blamed = message_id
         rec.blame_reason = f"{reason}: {text}" if text else reason
 
