@@ -30,6 +30,11 @@ def bigstate_module() -> bytes:
     return (AGENTS_DIR / "bigstate.wat").read_bytes()
 
 
+def spin_init_module() -> bytes:
+    """A module whose ``caxton_init`` spins until its deadline (see the WAT)."""
+    return (AGENTS_DIR / "spin_init.wat").read_bytes()
+
+
 #: Benchmark agents run without health pings, so the only traffic is the workload.
 HEALTH_OFF = "off"
 #: Restart intensity high enough that a burst of SIGKILLs never makes the node give up.

@@ -9,18 +9,12 @@ import psutil
 import pytest
 
 import caxton
+from caxton.bench.agents import spin_init_module
 from caxton.wasm import example_path
 from tests.conftest import NodeProcess
 
 # caxton_init spins until the deadline interrupts it
-SPIN_INIT = b"""
-(module
-  (memory (export "memory") 1)
-  (func (export "caxton_abi_version") (result i32) (i32.const 1))
-  (func (export "caxton_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "caxton_init") (param i32 i32) (result i32) (loop $spin (br $spin)) (i32.const 0))
-  (func (export "caxton_handle") (param i32 i32) (result i64) (i64.const 0)))
-"""
+SPIN_INIT = spin_init_module()
 
 # caxton_init grows memory to 1 GiB and touches every page
 FILL_INIT = b"""

@@ -14,19 +14,12 @@ import threading
 import time
 
 import caxton
+from caxton.bench.agents import spin_init_module
 from caxton.bench.context import Context, Results
 from caxton.bench.results import Measurement
 from caxton.bench.stats import median, percentile
 from caxton.bench.timing import US, clock, scaled
 
-SPIN_INIT = b"""
-(module
-  (memory (export "memory") 1)
-  (func (export "caxton_abi_version") (result i32) (i32.const 1))
-  (func (export "caxton_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "caxton_init") (param i32 i32) (result i32) (loop $spin (br $spin)) (i32.const 0))
-  (func (export "caxton_handle") (param i32 i32) (result i64) (i64.const 0)))
-"""
 DEADLINE_MS = 2000
 PING_EVERY_S = 0.002
 
@@ -52,7 +45,7 @@ def run(ctx: Context) -> Results:
             def hostile(rep: int = rep, done: threading.Event = done) -> None:
                 with node.client(timeout=60.0) as spawner:
                     try:
-                        spawner.spawn(f"spinner-{rep}", SPIN_INIT,
+                        spawner.spawn(f"spinner-{rep}", spin_init_module(),
                                       limits={"deadline_ms": DEADLINE_MS, "fuel": 10**12})
                     except caxton.ValidationFailed:
                         pass  # refused, as it must be
