@@ -28,11 +28,28 @@ Wire (SOCK_SEQPACKET, one message per datagram):
                         ``X`` pid:u32 status:i32 a child was reaped
 When the supervisor's end closes (it exited, even by SIGKILL) the zygote
 SIGKILLs all its children, reaps them and exits.
+
+Each child is the leader of a process group of its own (``setpgid`` on both
+sides of the fork, so neither can run ahead of it), and whatever it forks
+inherits that group. Before the zygote reaps a child it SIGKILLs the child's
+group: while the child is an unreaped zombie its pid, hence the group id,
+cannot be reused, so the sweep can never hit a stranger. A child's
+descendants therefore end with it, however it ended.
+
+The zygote enables ``faulthandler`` before it imports anything: a library
+loaded later that installs fault handlers of its own (wasmtime does, for its
+traps) chains the faults that are not its own to faulthandler, which prints
+the Python stacks and dies of the signal. Without it such a library falls
+back to the default action only for a fault that repeats when its
+instruction is retried, so a fault signal sent from outside (``kill -SEGV``)
+would be swallowed (docs/supervisor.md, "Signals").
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import faulthandler
 import gc
 import importlib
 import json
@@ -59,6 +76,7 @@ def main(argv: list[str]) -> None:
     config: dict[str, Any] = json.loads(argv[1])
     sys.path[:] = config["sys_path"]
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.enable()  # before any import can install fault handlers (see above)
 
     from supervisor._prctl import set_child_subreaper, set_pdeathsig
 
@@ -145,12 +163,22 @@ class Zygote:
     def _reap(self) -> None:
         """Reap every exited child; report those we forked. As a subreaper the
         zygote also inherits (and silently reaps) the orphans of children
-        that started processes of their own."""
+        that started processes of their own. A child's process group is
+        swept (SIGKILL) while the child is still a zombie, before its pid
+        can be reused."""
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 return
+            if info is None:
+                return
+            if info.si_pid in self.children or any(p == info.si_pid for p, _ in self.pool):
+                _kill_group(info.si_pid)
+            try:
+                pid, status = os.waitpid(info.si_pid, os.WNOHANG)
+            except ChildProcessError:
+                return  # not ours to reap after all: never spin on it
             if pid == 0:
                 return
             if pid in self.children:
@@ -182,6 +210,7 @@ class Zygote:
                 return
             if pid == 0:
                 self._become_child(payload)
+            _own_group(pid)
         self.children.add(pid)
         try:
             pidfd = os.pidfd_open(pid)
@@ -239,6 +268,7 @@ class Zygote:
             if pid == 0:
                 ours.close()
                 self._become_pooled(theirs)
+            _own_group(pid)
             theirs.close()
             self.pool.append((pid, ours))
 
@@ -295,7 +325,9 @@ class Zygote:
             os._exit(code)
 
     def _detach(self) -> None:
-        """In a fresh child: drop the zygote's fds and handlers, die with the zygote."""
+        """In a fresh child: lead a process group of its own, drop the zygote's
+        fds and handlers, die with the zygote."""
+        _own_group(0)
         for _, other in self.pool:  # the other pooled children's pairs
             other.close()
         signal.set_wakeup_fd(-1)
@@ -312,17 +344,36 @@ class Zygote:
 
     def _shutdown(self) -> NoReturn:
         for pid, _ in self.pool:
+            _kill_group(pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         for pid in list(self.children):
+            _kill_group(pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         for pid in list(self.children):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         os._exit(0)
+
+
+def _own_group(pid: int) -> None:
+    """Make ``pid`` (0: this process) the leader of a process group of its own.
+    Called by the zygote and by the child, whichever runs first wins; the
+    other's call is a no-op or fails harmlessly (the child already exited)."""
+    try:
+        os.setpgid(pid, 0)
+    except OSError as exc:
+        if exc.errno not in (errno.ESRCH, errno.EACCES, errno.EPERM):
+            raise
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL every process left in the group ``pgid`` (its leader's pid)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _set_title(title: str) -> None:

@@ -48,6 +48,34 @@ _INLINE_BOOT = 32 * 1024  # larger boot data goes through a file
 _REPORT_GRACE = 0.5  # how long an exit waits for the reason the child reported
 _ROUTER_BATCH = 4096
 _TIMEOUT = object()
+# pidfd_send_signal's flag (Linux 6.9) that signals the process group led by
+# the pidfd's process: race-free, unlike killpg by number
+_PIDFD_SIGNAL_PROCESS_GROUP = 1 << 2
+_group_flag = [True]  # cleared when the kernel refuses the flag
+
+
+def _signal_group(pidfd: int, pgid: int, signum: int) -> bool:
+    """Send ``signum`` to the process group ``pgid`` led by ``pidfd``'s process;
+    False if there is no such group (the child left it, or all are gone).
+
+    Without the pidfd flag (kernels before 6.9) ``killpg`` is used: the group
+    id cannot be reused while any member lives, and the zygote sweeps the
+    group before it reaps the leader."""
+    if _group_flag[0]:
+        try:
+            signal.pidfd_send_signal(pidfd, signum, None, _PIDFD_SIGNAL_PROCESS_GROUP)
+            return True
+        except ProcessLookupError:
+            return False
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                return False
+            _group_flag[0] = False
+    try:
+        os.killpg(pgid, signum)
+    except OSError:
+        return False
+    return True
 
 
 class Runtime(Loop):
@@ -498,7 +526,9 @@ class Runtime(Loop):
         return int(fields[49])
 
     def _reap_orphan(self, proc: Process) -> int | None:
-        """The zygote is gone: the child was reparented to us (subreaper)."""
+        """The zygote is gone: the child was reparented to us (subreaper).
+        Its process group is swept first, as the zygote would have."""
+        _signal_group(proc.pidfd, proc.pid, signal.SIGKILL)
         try:
             result = os.waitid(os.P_PIDFD, proc.pidfd, os.WEXITED | os.WNOHANG)
         except (ChildProcessError, OSError):
@@ -575,8 +605,14 @@ class Runtime(Loop):
 
     # ========================================================= killing
     def _signal(self, proc: Process, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError, OSError):
-            signal.pidfd_send_signal(proc.pidfd, signum)
+        """Signal the child's process group: the child and whatever it forked
+        (the zygote makes each child a group leader). SIGKILL also goes to the
+        child itself, in case it left its group."""
+        if signum == signal.SIGKILL or not _signal_group(proc.pidfd, proc.pid, signum):
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(proc.pidfd, signum)
+        if signum == signal.SIGKILL:
+            _signal_group(proc.pidfd, proc.pid, signum)
 
     def _kill(self, proc: Process, reason: str) -> None:
         """SIGKILL asynchronously; the exit is reported with ``reason``."""

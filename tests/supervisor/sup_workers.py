@@ -289,3 +289,34 @@ def slow_start(link: ChildLink, seconds: float, path: str | None = None) -> None
     while True:
         if link.recv() == "crash":
             raise RuntimeError("asked to crash")
+
+
+def forker(link: ChildLink, ignore_term: bool = False) -> None:
+    """Forks a grandchild that sleeps (with SIGTERM ignored if asked, so that
+    only a SIGKILL ends it), reports ["grandchild", pid], then waits."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if ignore_term:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)  # survives the exec
+            os.execv("/bin/sleep", ["sleep", "600"])
+        finally:
+            os._exit(127)
+    link.send(["grandchild", pid])
+    while True:
+        link.recv()
+
+
+def hog(link: ChildLink, megabytes: int) -> None:
+    """Acknowledges its start, then touches ``megabytes`` MiB of fresh memory
+    page by page, reporting ["hogged"] if it got through."""
+    link.ready()
+    chunks = []
+    for _ in range(megabytes):
+        chunk = bytearray(1 << 20)
+        for offset in range(0, len(chunk), 4096):
+            chunk[offset] = 1
+        chunks.append(chunk)
+    link.send(["hogged", len(chunks)])
+    while True:
+        link.recv()
