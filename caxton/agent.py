@@ -37,6 +37,7 @@ from caxton.node.frames import (
     Stop,
     TakeSnapshot,
 )
+from caxton.observe.histogram import HandleTimes, clock_ns
 from caxton.quotas import Meter, Quotas
 from caxton.wasm import (
     AgentInstance,
@@ -60,6 +61,8 @@ class _Imports:
         self._max = max_message_bytes
         self.meter = Meter(quotas)
         self.outbox: list[list[Any]] = []
+        #: caxton_handle timings for the node's histograms, or None when it wants none
+        self.times: HandleTimes | None = None
 
     def begin_message(self) -> None:
         self.outbox = []
@@ -118,6 +121,8 @@ def main(link: ChildLink, config: dict[str, Any]) -> None:
         Path(config["module_path"]), cache=ModuleCache(config["cache_dir"]), policy=policy
     )
     imports = _Imports(link, limits.max_message_bytes, Quotas.from_dict(config.get("quotas")))
+    if config.get("timing"):
+        imports.times = HandleTimes()
     try:
         instance = AgentInstance(compiled, limits, imports, policy=policy)
     except InstantiationFailed as exc:
@@ -158,6 +163,7 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
     """Handle frames in order; every frame already queued is answered by one ack frame."""
     last_handled = 0
     acks: list[Ack] = []
+    times = imports.times
 
     def flush_acks() -> None:
         if acks:
@@ -177,7 +183,12 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
             if type(frame) is Deliver:
                 for message_id, sender, payload, replay in frame.messages:
                     imports.begin_message()
-                    outcome = instance.handle(payload, sender)
+                    if times is None:
+                        outcome = instance.handle(payload, sender)
+                    else:
+                        started = clock_ns()
+                        outcome = instance.handle(payload, sender)
+                        times.add(clock_ns() - started)
                     if outcome.status == "failed":
                         fail(message_id, outcome.reason, outcome.message, "")
                     last_handled = message_id
@@ -208,5 +219,10 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
 
 def _stats(instance: AgentInstance, imports: _Imports) -> list[int]:
     """What rides on every ack: [memory_bytes, fuel_total, logs_dropped, sends_refused]
-    (the last two counted since the previous ack)."""
-    return [instance.memory_bytes, instance.fuel_consumed_total, *imports.meter.take_counts()]
+    (the last two counted since the previous ack), then, when the node asked for
+    timings, ``[handle_ns_sum, bucket, count, ...]`` since the previous ack
+    (``caxton.observe.histogram``)."""
+    stats = [instance.memory_bytes, instance.fuel_consumed_total, *imports.meter.take_counts()]
+    if imports.times is not None:
+        stats += imports.times.take()
+    return stats

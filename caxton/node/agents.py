@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,17 @@ from caxton.node.spec import AgentSpec
 from caxton.node.status import agent_status
 from caxton.node.store import Store
 from caxton.node.supervision import child_spec_for, supervisor_spec_for
+from caxton.observe.hooks import NULL_HOOKS, Hooks
 from caxton.quotas import Quotas
-from supervisor import Event, Runtime, Supervisor
+from supervisor import Event, Runtime, Supervisor, SupervisorSpec
 
 log = logging.getLogger("caxton.node")
 
 _LOG_LEVELS = {0: logging.DEBUG, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR}
+
+
+def _dropped(message: Any) -> None:
+    """A frame of a process nobody listens to any more (stopped, or a late frame)."""
 
 
 class Agents:
@@ -58,6 +64,8 @@ class Agents:
     loop turn has something to flush; ``on_stopped`` whenever an agent leaves
     ``draining`` (the node's shutdown waits on that).
     """
+
+    observe: Hooks = NULL_HOOKS  # metrics and the flight recorder (caxton.observe.attach)
 
     def __init__(self, registry: dict[str, AgentRecord], *, runtime: Runtime, store: Store,
                  router: Router, outbox: Outbox, modules: Modules, budget: Budget,
@@ -73,6 +81,9 @@ class Agents:
         self.cache_dir = cache_dir
         self.by_name = registry  # shared with the router, which forwards by name
         self._by_supervisor: dict[str, AgentRecord] = {}
+        #: where each supervisor's frames go, by supervisor id: the agent it serves, or
+        #: a deployment's handler for a process warming up beside it (``caxton.deploy``)
+        self.frame_targets: dict[str, Callable[[Any], None]] = {}
         self._reserved: set[str] = set()
         self._changed = changed
         self._on_stopped = on_stopped
@@ -155,21 +166,67 @@ class Agents:
         Raises ``ResourceExhausted`` (and starts nothing) past a node budget.
         """
         self.budget.check(rec.spec, self.running_specs(besides=rec))
-        config = {
-            "name": rec.name,
-            "module_path": str(self.modules.path(rec.spec.module_sha256)),
-            "cache_dir": str(self.cache_dir),
-            "limits": rec.spec.limits,
-            "security": rec.spec.security,
-            "quotas": self.quotas.to_dict(),
-        }
         sup_spec = supervisor_spec_for(rec.spec)
+        self.frame_targets[sup_spec.id] = lambda message: self._on_agent_frame(rec, message)
+        rec.supervisor = self._start_process(rec.spec, sup_spec)
+        self._by_supervisor[sup_spec.id] = rec
+
+    def _start_process(self, spec: AgentSpec, sup_spec: SupervisorSpec) -> Supervisor:
+        config = {
+            "name": spec.name,
+            "module_path": str(self.modules.path(spec.module_sha256)),
+            "cache_dir": str(self.cache_dir),
+            "limits": spec.limits,
+            "security": spec.security,
+            "quotas": self.quotas.to_dict(),
+            "timing": self.observe.timing,  # time caxton_handle for the histograms
+        }
+        targets, sid = self.frame_targets, sup_spec.id
         # wait=False: the loop never blocks on an agent's boot; its start (or
         # its failure to start) arrives as an event
-        rec.supervisor = self.runtime.start_supervisor(
-            sup_spec, [child_spec_for(rec.spec, config)],
-            on_message=lambda _child, message: self._on_agent_frame(rec, message), wait=False)
-        self._by_supervisor[sup_spec.id] = rec
+        return self.runtime.start_supervisor(
+            sup_spec, [child_spec_for(spec, config)],
+            on_message=lambda _child, message: targets.get(sid, _dropped)(message), wait=False)
+
+    # -- deployments: a second process for one agent (caxton.deploy) -------------------
+
+    def start_beside(self, spec: AgentSpec, supervisor_id: str,
+                     on_frame: Callable[[Any], None]) -> Supervisor:
+        """Start a process for ``spec`` beside the agent's own (a deployment's new version):
+        its frames go to ``on_frame`` until ``adopt`` makes it the agent's instance.
+        Counted against the node's budgets like any process (``ResourceExhausted``)."""
+        self.budget.check(spec, self.running_specs())
+        self.frame_targets[supervisor_id] = on_frame
+        sup_spec = replace(supervisor_spec_for(spec), id=supervisor_id)
+        try:
+            return self._start_process(spec, sup_spec)
+        except BaseException:
+            self.frame_targets.pop(supervisor_id, None)
+            raise
+
+    def adopt(self, rec: AgentRecord, sup: Supervisor, spec: AgentSpec) -> Supervisor | None:
+        """Make ``sup`` (started with ``start_beside``) the agent's instance under ``spec``.
+
+        Its frames and events are the agent's from now on; the previous supervisor
+        is returned with its frames and events cut off from the agent (the caller
+        keeps it warm or stops it). The new spec is stored in this turn's commit.
+        """
+        old = rec.supervisor
+        if old is not None:
+            self._by_supervisor.pop(old.id, None)
+            self.frame_targets.pop(old.id, None)
+        rec.supervisor = sup
+        self._by_supervisor[sup.id] = rec
+        self.frame_targets[sup.id] = lambda message: self._on_agent_frame(rec, message)
+        rec.spec = spec
+        self.store.save_agent(rec.name, spec.to_dict(), rec.lifecycle.state)
+        return old
+
+    def stop_beside(self, sup: Supervisor) -> None:
+        """Stop a process started with ``start_beside`` (or given back by ``adopt``)."""
+        self.frame_targets.pop(sup.id, None)
+        if self._by_supervisor.get(sup.id) is None:
+            sup.stop()
 
     def restart(self, rec: AgentRecord, waiter: Waiter) -> None:
         """A stopped or failed agent starts again; ``waiter`` hears once it serves."""
@@ -186,6 +243,7 @@ class Agents:
         if sup is None:
             return
         self._by_supervisor.pop(sup.id, None)
+        self.frame_targets.pop(sup.id, None)
         self.router.detach(rec)
         sup.stop()
 
@@ -262,6 +320,7 @@ class Agents:
         match frames.decode_from_agent(raw):
             case Acks(acks, stats):
                 self.router.on_acks(rec, acks, stats)
+                self.observe.acked(rec, acks, stats)
                 if rec.lifecycle.state is State.DRAINING:
                     self._maybe_finish_drain(rec)
             case Hello() as hello:
@@ -278,6 +337,8 @@ class Agents:
             case Log(level, text):
                 log.log(_LOG_LEVELS.get(level, logging.INFO), "agent %s: %s", rec.name, text)
         self.router.dirty.add(rec)
+        if rec.deploy is not None:  # a deployment waits on this instance (caxton.deploy)
+            rec.deploy.instance_changed(rec)
         self._changed()
 
     def _on_ready(self, rec: AgentRecord) -> None:
@@ -315,7 +376,10 @@ class Agents:
     def _on_instance_down(self, rec: AgentRecord, event: Event) -> None:
         """An instance exited; supervision's ``restart`` flag says whether another follows."""
         reason = event.reason or "unknown"
+        self.observe.down(rec, event.pid, reason, event.restart)
         self.router.on_down(rec, reason)
+        if rec.deploy is not None:  # a deployment waits on this instance (caxton.deploy)
+            rec.deploy.instance_changed(rec)
         down = {"name": rec.name, "pid": event.pid, "reason": reason, "time": event.time,
                 "restarting": event.restart}
         rec.monitors = [m for m in rec.monitors if self.outbox.event(m, down)]

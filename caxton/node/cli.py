@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -46,9 +45,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-budget", type=int, default=None, metavar="BYTES",
                         help="what the agents' memory limits may add up to (default: 80%% of"
                              " the machine's memory)")
+    parser.add_argument("--http", default="127.0.0.1:7780", metavar="HOST:PORT", type=_http,
+                        help="serve /metrics and the dashboard here (default: 127.0.0.1:7780;"
+                             " none: no HTTP endpoint)")
+    parser.add_argument("--metrics", default="on", choices=["on", "off"],
+                        help="metrics, flight recorder and dashboard (default: on)")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="one event per line, as text or as JSON objects (default: text)")
+    parser.add_argument("--traces", default="none", choices=["none", "console", "otlp"],
+                        help="export OpenTelemetry spans (needs the otel extra; otlp reads the"
+                             " OTEL_EXPORTER_OTLP_* settings)")
+    parser.add_argument("--trace-every", type=int, default=100, metavar="N",
+                        help="one ack batch in N gets a message.handle span (default: 100)")
     parser.add_argument("--validation-seconds", type=_positive_seconds, default=120.0,
                         metavar="S",
                         help="the longest one module's validation may run (default: 120)")
+
+
+def _http(text: str) -> str:
+    """``--http``, checked as it is parsed: a usage error, not a failure at start."""
+    from caxton.observe.http import parse_http
+
+    try:
+        parse_http(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _positive_seconds(text: str) -> float:
@@ -85,7 +107,10 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
                       insecure=args.insecure, durability=args.durability,
                       validation_seconds=args.validation_seconds,
                       max_agents=args.max_agents, memory_budget_bytes=args.memory_budget,
-                      maximums=Maximums.from_pairs(args.max_limit))
+                      maximums=Maximums.from_pairs(args.max_limit),
+                      metrics=args.metrics == "on", trace_every=max(1, args.trace_every),
+                      http=None if args.http.strip().lower() in ("none", "off", "")
+                      else args.http)
 
 
 def run(args: argparse.Namespace, node_class: type[Node] | None = None) -> int:
@@ -93,9 +118,15 @@ def run(args: argparse.Namespace, node_class: type[Node] | None = None) -> int:
     import setproctitle
 
     from caxton.node.node import Node, NodeError
+    from caxton.observe import configure_logging, tracing
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_format)
+    if args.traces != "none":
+        try:
+            tracing.install(args.traces)
+        except ValueError as exc:
+            print(f"caxton: {exc}", file=sys.stderr)
+            return 2
     setproctitle.setproctitle(f"caxton node {args.name}")
     # nothing the node or its agents create is readable by other users
     from caxton.security.files import PROCESS_UMASK

@@ -40,3 +40,9 @@ class NodeConfig:
     validation_seconds: float = 120.0
     #: the most a spawn may ask for, per field (``--max-limit NAME=VALUE``)
     maximums: Maximums = field(default_factory=Maximums)
+    #: metrics, the flight recorder and the dashboard (``--metrics off``: none of them)
+    metrics: bool = True
+    #: the HTTP endpoint (``/metrics``, the dashboard) as HOST:PORT; None: no endpoint
+    http: str | None = "127.0.0.1:7780"
+    #: one ack batch in this many gets a ``message.handle`` span (when tracing is on)
+    trace_every: int = 100

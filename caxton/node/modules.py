@@ -18,6 +18,7 @@ from typing import Any
 from caxton.errors import InvalidRequest, ValidationFailed
 from caxton.node.spec import AgentSpec
 from caxton.node.validation import Validator
+from caxton.observe.hooks import NULL_HOOKS, Hooks
 from caxton.wasm import (
     ContractVector,
     Limits,
@@ -38,6 +39,8 @@ class Modules:
     agent's policy and limits, and that its compiled artifact is in the cache
     before any agent process asks for it.
     """
+
+    observe: Hooks = NULL_HOOKS  # validation outcomes: logs, traces (caxton.observe)
 
     def __init__(self, directory: Path, cache: ModuleCache, validator: Validator) -> None:
         self.directory = directory
@@ -69,6 +72,7 @@ class Modules:
             return
 
         def finished(outcome: ValidationReport | str) -> None:
+            self.observe.validated(spec.name, outcome)
             if isinstance(outcome, str):
                 done(ValidationFailed(f"module failed validation: {outcome}"))
                 return

@@ -48,6 +48,7 @@ from caxton.node.records import AgentRecord
 from caxton.node.router import Router
 from caxton.node.store import Store
 from caxton.node.validation import Validator
+from caxton.observe import Observing, attach
 from caxton.security.exposure import is_local_only, listen_refusal
 from caxton.security.files import PRIVATE_FILE, make_private, private_socket
 from caxton.security.gate import Gate, Grant
@@ -149,6 +150,7 @@ class Node:
             name=name, config=self.config, instance=secrets.token_hex(8),
             local_address=self.local_address, started=time.time(), store=self.store,
             router=self.router, outbox=self.outbox, agents=self.agents, modules=modules)
+        self.observing = self._observe()  # metrics, HTTP endpoint, flight recorder
         self._flush_scheduled = False
         self._commits_at_tick = -1
         self._group_commit: TimerHandle | None = None
@@ -172,6 +174,13 @@ class Node:
             return None
         private_socket(local)
         return local
+
+    def _observe(self) -> Observing:
+        try:
+            return attach(self)
+        except ValueError as exc:
+            self.close()
+            raise NodeError(str(exc)) from None
 
     def _load_gate(self, listen: str) -> Gate | None:
         """The node's keys, or None without them; refuse an address other hosts can
@@ -281,6 +290,9 @@ class Node:
     def close(self) -> None:
         # Agents still up come down with the node; the store keeps them "running"
         # so the next node on this data folder brings them back.
+        observing = getattr(self, "observing", None)
+        if observing is not None:
+            observing.close()
         self.runtime.close()
         self.store.close()
         self.socket.close(0)
@@ -351,6 +363,7 @@ class Node:
             if rec.spec.health is not None and now >= rec.next_probe:
                 rec.next_probe = now + float(rec.spec.health["interval"])
                 self.router.probe_health(rec)
+        self.observing.tick()
         self.runtime.call_later(TICK_SECONDS, self._tick)
 
     def _on_readable(self) -> None:

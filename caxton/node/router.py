@@ -41,6 +41,7 @@ from caxton.node.lifecycle import State
 from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord, Message, Waiter
 from caxton.node.store import Store, StoredMessage
+from caxton.observe.hooks import NULL_HOOKS, Hooks
 from supervisor import SupervisorError
 
 log = logging.getLogger("caxton.node")
@@ -64,6 +65,8 @@ class Router:
     count exactly once. It does not decide when an agent starts or stops (the
     node's ``Agents`` does) and does not commit (the loop turn does).
     """
+
+    observe: Hooks = NULL_HOOKS  # metrics and the flight recorder (caxton.observe.attach)
 
     def __init__(self, store: Store, outbox: Outbox, agents: dict[str, AgentRecord]) -> None:
         self.store = store
@@ -109,7 +112,7 @@ class Router:
     # -- handing messages to the instance ----------------------------------------
 
     def dispatch(self, rec: AgentRecord) -> None:
-        if not rec.serving or not rec.mailbox or rec.supervisor is None:
+        if not rec.serving or rec.held or not rec.mailbox or rec.supervisor is None:
             return
         room = DISPATCH_WINDOW - len(rec.in_flight)
         if room <= 0:
@@ -160,6 +163,28 @@ class Router:
     def on_restarting(self, rec: AgentRecord) -> None:
         rec.restarts += 1
 
+    # -- deployments: holding an instance, and adopting another (caxton.deploy) ---------
+
+    def hold(self, rec: AgentRecord) -> None:
+        """Hand the instance nothing more: accepted messages wait in the mailbox (journaled)."""
+        rec.held = True
+
+    def release(self, rec: AgentRecord) -> None:
+        """Deliver again after ``hold``."""
+        rec.held = False
+        self.dirty.add(rec)
+
+    def adopt(self, rec: AgentRecord, pid: int | None, info: dict[str, Any]) -> None:
+        """A process that was warmed up beside the instance (restored and replayed up to
+        every handled message) becomes the instance: serving, with fresh instance fields."""
+        rec.pid = pid
+        rec.snapshot_pending = False
+        rec.start_deferred = None
+        rec.blamed, rec.blame_reason = None, None
+        rec.since_snapshot = 0
+        self.on_ready(rec, info)
+        self.dirty.add(rec)
+
     def detach(self, rec: AgentRecord) -> None:
         """The instance is being taken down on purpose: its window goes back, in order."""
         if rec.in_flight:
@@ -183,8 +208,9 @@ class Router:
         state = snapshot.state if snapshot is not None else None
         start: list[frames.NodeFrame] = [Start(rec.spec.init, state)]
         if has_snapshot:
+            after = snapshot.last_message_id if snapshot is not None else 0
             replay = [(m.id, m.sender, m.payload, True)
-                      for m in self.store.handled_messages(rec.name)]
+                      for m in self.store.handled_messages(rec.name, after)]
             start += [Deliver(replay[i:i + DISPATCH_WINDOW])
                       for i in range(0, len(replay), DISPATCH_WINDOW)]
         # If it died right after its hello, its replacement says hello again.
@@ -246,6 +272,7 @@ class Router:
         stored = self.store.append_message(rec.name, rec.name, payload)
         self.store.dead_letter(rec.name, StoredMessage(stored, rec.name, payload, 0, []),
                                [reason or "refused"])
+        self.observe.dead_letter(rec, reason or "refused", "send_refused")
 
     def on_failed(self, rec: AgentRecord, message_id: int | None, reason: str, text: str) -> None:
         if reason in SANDBOX_REFUSALS:
@@ -281,6 +308,7 @@ class Router:
             rec.in_flight.clear()
 
     def _dead_letter(self, rec: AgentRecord, message: Message) -> None:
+        self.observe.dead_letter(rec, message.reasons[-1], "killed")
         log.warning("agent %s: message %d dead-lettered after %d failures: %s",
                     rec.name, message.id, message.attempts, message.reasons[-1])
         self.store.dead_letter(
@@ -323,8 +351,9 @@ class Router:
         rec.snapshot_pending = False
         rec.last_snapshot_at = time.monotonic()
         if state is not None:
-            self.store.save_snapshot(rec.name, state, last_message_id)
-        else:
+            self.store.save_snapshot(rec.name, state, last_message_id,
+                                     cut=not rec.journal_pinned)
+        elif not rec.journal_pinned:
             self.store.cut_journal(rec.name, last_message_id)
         rec.since_snapshot = 0
         result = {"bytes": 0 if state is None else len(state),
