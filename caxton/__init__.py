@@ -7,17 +7,20 @@ library live in ``caxton.node``, ``caxton.wasm`` and ``supervisor``.
 """
 
 from caxton.client import Client, connect
+from caxton.deployments import Deployment
 from caxton.errors import (
     AgentExists,
     AgentNotRunning,
     CallFailed,
     CallTimeout,
     CaxtonError,
+    DeploymentFailed,
     InvalidRequest,
     MailboxFull,
     MessageTooLarge,
     NodeUnavailable,
     NoSuchAgent,
+    NoSuchDeployment,
     PermissionDenied,
     ResourceExhausted,
     SpawnFailed,
@@ -38,12 +41,15 @@ __all__ = [
     "CaxtonError",
     "Client",
     "DeadLetter",
+    "Deployment",
+    "DeploymentFailed",
     "Down",
     "InvalidRequest",
     "Keys",
     "MailboxFull",
     "MessageTooLarge",
     "NoSuchAgent",
+    "NoSuchDeployment",
     "NodeUnavailable",
     "PermissionDenied",
     "ResourceExhausted",

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import zmq
 
 from caxton import protocol
+from caxton.deployments import Deployment
 from caxton.endpoint import is_loopback_tcp, usable_ipc
 from caxton.errors import (
     CallTimeout,
@@ -383,6 +384,47 @@ class Client:
         """Take a snapshot now; returns its size and the last message it covers."""
         result: dict[str, Any] = self._request("snapshot", {"name": name}, timeout)
         return result
+
+    # -- deployments (docs/deployments.md) -------------------------------------
+
+    def deploy(self, name: str, module: ModuleSource, *, strategy: str = "immediate",
+               version: str | None = None, batch_size: int = 1, warm_up: float | None = None,
+               keep_previous: float = 300.0, vectors: Any = None, wait: bool = True,
+               timeout: float = 120.0) -> Deployment:
+        """Put a new version of an agent live: validated, warmed up, switched, state kept.
+
+        ``strategy``: ``immediate``, ``rolling`` (``batch_size`` instances at a time) or
+        ``blue_green``. With ``wait`` it returns once the new version serves; a
+        version that fails validation raises ``ValidationFailed``, one that fails its
+        warm-up (e.g. its restore refuses the old state) is rolled back and raises
+        ``DeploymentFailed``. Without, it returns the deployment as it starts
+        (``deployment(id)`` follows it).
+        """
+        arguments: dict[str, Any] = {
+            "name": name, "module": read_module_source(module), "strategy": strategy,
+            "batch_size": batch_size, "keep_previous": keep_previous, "wait": wait}
+        for key, value in (("version", version), ("warm_up", warm_up), ("vectors", vectors)):
+            if value is not None:
+                arguments[key] = value
+        return Deployment.from_dict(self._request("deploy", arguments, timeout))
+
+    def hot_reload(self, name: str, module: ModuleSource, *, strategy: str = "graceful",
+                   **options: Any) -> Deployment:
+        """``deploy`` under the lifecycle guide's names: ``graceful`` is blue-green;
+        ``traffic_splitting`` and ``parallel`` are refused until canary deployments exist."""
+        return self.deploy(name, module, strategy=strategy, **options)
+
+    def deployments(self, name: str) -> list[Deployment]:
+        """Every version of the agent, oldest first, with its deployment's state."""
+        return [Deployment.from_dict(d) for d in self._request("deployments", {"name": name})]
+
+    def deployment(self, deployment_id: int) -> Deployment:
+        return Deployment.from_dict(self._request("deployment", {"id": deployment_id}))
+
+    def rollback(self, name_or_id: str | int, timeout: float = 60.0) -> Deployment:
+        """Bring back the previous version of an agent (by name: its latest deployment; or
+        deployment ``id``), with the state it must have; returns once it serves."""
+        return Deployment.from_dict(self._request("rollback", {"target": name_or_id}, timeout))
 
     def dead_letters(self, name: str) -> list[DeadLetter]:
         return [DeadLetter.from_dict(d) for d in self._request("dead_letters", {"name": name})]

@@ -101,6 +101,16 @@ class PermissionDenied(CaxtonError):
     node does not admit its key (or its lack of one). See ``docs/security.md``."""
 
 
+class DeploymentFailed(CaxtonError):
+    """A deployment did not go live: its new version failed its warm-up (a restore that
+    failed, a trap, an unhealthy probe) and it was rolled back, or a rollback could not
+    finish. ``deployment`` holds the deployment's record with its stages and reason."""
+
+
+class NoSuchDeployment(CaxtonError):
+    """The node has no deployment of that id (or the agent has none to roll back)."""
+
+
 ERROR_TYPES: dict[str, type[CaxtonError]] = {
     cls.__name__: cls
     for cls in (
@@ -120,6 +130,8 @@ ERROR_TYPES: dict[str, type[CaxtonError]] = {
         PermissionDenied,
         StorageUnavailable,
         ResourceExhausted,
+        DeploymentFailed,
+        NoSuchDeployment,
     )
 }
 

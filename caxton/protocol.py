@@ -85,6 +85,10 @@ OPERATIONS = frozenset(
         "monitor",
         "snapshot",
         "dead_letters",
+        "deploy",
+        "rollback",
+        "deployments",
+        "deployment",
     }
 )
 

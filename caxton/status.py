@@ -35,6 +35,8 @@ class AgentStatus:
     logs_dropped: int = 0
     sends_over_quota: int = 0
     violations: int = 0
+    #: the label of the version it runs (``deploy``'s ``version``, or its module hash's head)
+    version: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentStatus:

@@ -196,13 +196,24 @@ class Agents:
         its frames go to ``on_frame`` until ``adopt`` makes it the agent's instance.
         Counted against the node's budgets like any process (``ResourceExhausted``)."""
         self.budget.check(spec, self.running_specs())
-        self.frame_targets[supervisor_id] = on_frame
+        self.listen(supervisor_id, on_frame)
         sup_spec = replace(supervisor_spec_for(spec), id=supervisor_id)
         try:
             return self._start_process(spec, sup_spec)
         except BaseException:
             self.frame_targets.pop(supervisor_id, None)
             raise
+
+    def listen(self, supervisor_id: str, on_frame: Callable[[Any], None]) -> None:
+        """Send the frames of a process beside an agent to ``on_frame``; the loop turn
+        then flushes whatever they caused."""
+        changed = self._changed
+
+        def target(message: Any) -> None:
+            on_frame(message)
+            changed()
+
+        self.frame_targets[supervisor_id] = target
 
     def adopt(self, rec: AgentRecord, sup: Supervisor, spec: AgentSpec) -> Supervisor | None:
         """Make ``sup`` (started with ``start_beside``) the agent's instance under ``spec``.

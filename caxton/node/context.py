@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from caxton.deploy.controller import Deployments
 from caxton.node.agents import Agents
 from caxton.node.config import NodeConfig
 from caxton.node.modules import Modules
@@ -38,6 +39,7 @@ class NodeContext:
     outbox: Outbox
     agents: Agents
     modules: Modules
+    deploys: Deployments
 
 
 Handler = Callable[[NodeContext, Waiter, dict[str, Any]], Any]

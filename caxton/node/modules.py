@@ -63,8 +63,7 @@ class Modules:
         ``InvalidRequest`` before anything is queued.
         """
         vectors = parse_vectors(raw_vectors)
-        key = (spec.module_sha256, spec.security, tuple(sorted(spec.limits.items())),
-               tuple(vectors))
+        key = _key(spec, vectors)
         report = self._validated.get(key)
         if report is not None:
             self._validated.move_to_end(key)
@@ -83,6 +82,12 @@ class Modules:
 
         self.validator.submit(wasm, spec.security, Limits.from_dict(spec.limits), vectors,
                               finished)
+
+    def report_for(self, spec: AgentSpec, raw_vectors: Any = None) -> dict[str, Any] | None:
+        """The validation report ``validate`` gave this module under ``spec`` (a deployment's
+        version history keeps it), while the verdict is remembered."""
+        report = self._validated.get(_key(spec, parse_vectors(raw_vectors)))
+        return None if report is None else report.to_dict()
 
     def install(self, sha256: str, wasm: bytes, security: str) -> Path:
         """Write the module where agent processes read it, and fill the compile cache.
@@ -103,6 +108,11 @@ class Modules:
         load_module(path, cache=self.cache, policy=SecurityPolicy.preset(security))
         self._installed.add((sha256, security))
         return path
+
+
+def _key(spec: AgentSpec, vectors: list[ContractVector]) -> tuple[Any, ...]:
+    return (spec.module_sha256, spec.security, tuple(sorted(spec.limits.items())),
+            tuple(vectors))
 
 
 def _verdict(report: ValidationReport) -> ValidationFailed | None:

@@ -34,6 +34,7 @@ from pathlib import Path
 import zmq
 
 from caxton import protocol
+from caxton.deploy.controller import Deployments
 from caxton.endpoint import local_endpoint
 from caxton.errors import CaxtonError, StorageUnavailable
 from caxton.node.agents import Agents
@@ -146,10 +147,14 @@ class Node:
                                            memory_bytes=self.config.memory_budget_bytes),
                              cache_dir=cache.directory, changed=self._schedule_flush,
                              on_stopped=self._maybe_exit)
+        self.deploys = Deployments(store=self.store, agents=self.agents, router=self.router,
+                                   modules=modules, outbox=self.outbox, runtime=self.runtime,
+                                   changed=self._schedule_flush)
         self.context = NodeContext(
             name=name, config=self.config, instance=secrets.token_hex(8),
             local_address=self.local_address, started=time.time(), store=self.store,
-            router=self.router, outbox=self.outbox, agents=self.agents, modules=modules)
+            router=self.router, outbox=self.outbox, agents=self.agents, modules=modules,
+            deploys=self.deploys)
         self.observing = self._observe()  # metrics, HTTP endpoint, flight recorder
         self._flush_scheduled = False
         self._commits_at_tick = -1
@@ -256,7 +261,9 @@ class Node:
                 self.begin_shutdown()
 
         self.runtime.add_reader(wake_r.fileno(), on_signal)
+        self.deploys.prepare_recovery()  # a deployment the node died in: settled first
         self.agents.recover()
+        self.deploys.recovered()
         # Everything built so far (imports, recovered agents) lives as long as
         # the node: out of the collector's sight, a full collection no longer
         # walks it, which keeps those pauses off the message path.

@@ -81,6 +81,11 @@ class AgentRecord:
     stop_deadline: Any = None       # timer handle while draining
     persist_stop: bool = True       # False when the node itself is shutting down
     drain_snapshot: bool = False    # the drain's final snapshot was requested
+    # deployments (caxton.deploy)
+    held: bool = False              # the router hands the instance nothing (a switch is due)
+    journal_pinned: bool = False    # snapshots keep the journal: a rollback may replay it
+    deploy: Any = None              # the switch watching this instance, told of its frames
+    version: str | None = None      # the label of the version it runs (status shows it)
 
     @property
     def name(self) -> str:

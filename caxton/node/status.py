@@ -24,6 +24,7 @@ def agent_status(rec: AgentRecord) -> dict[str, Any]:
         "name": rec.name,
         "state": str(rec.lifecycle.state),
         "module_sha256": rec.spec.module_sha256,
+        "version": rec.version or rec.spec.module_sha256[:12],
         "pid": rec.pid,
         "uptime_s": None if rec.started_at is None else time.time() - rec.started_at,
         "restarts": rec.restarts,

@@ -90,6 +90,21 @@ CREATE TABLE IF NOT EXISTS events (
     to_state TEXT,
     reason TEXT
 );
+CREATE TABLE IF NOT EXISTS deployments (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    body BLOB NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deployments_by_agent ON deployments (agent, id);
+CREATE TABLE IF NOT EXISTS deploy_snapshots (
+    deployment INTEGER NOT NULL,
+    agent TEXT NOT NULL,
+    state BLOB,
+    last_message_id INTEGER NOT NULL,
+    PRIMARY KEY (deployment, agent)
+);
 """
 
 
@@ -383,7 +398,8 @@ class Store:
         return [(_unpack(spec), state) for spec, state in rows]
 
     def delete_agent(self, name: str) -> None:
-        for table in ("agents", "messages", "snapshots", "dead_letters"):
+        for table in ("agents", "messages", "snapshots", "dead_letters", "deployments",
+                      "deploy_snapshots"):
             column = "name" if table == "agents" else "agent"
             self._write(f"DELETE FROM {table} WHERE {column} = ?", (name,))
         # the ids it used are no longer on record anywhere: remember the floor
@@ -419,21 +435,40 @@ class Store:
     def pending_messages(self, agent: str) -> list[StoredMessage]:
         return self._messages(agent, 0)
 
-    def handled_messages(self, agent: str) -> list[StoredMessage]:
-        """Messages handled since the latest snapshot: what a replacement must replay."""
-        return self._messages(agent, 1)
+    def handled_messages(self, agent: str, after: int = 0) -> list[StoredMessage]:
+        """Handled messages still journaled with ids above ``after``: what a replacement
+        restored from a snapshot covering ``after`` must replay. While a deployment keeps
+        the journal (``save_snapshot(cut=False)``) it holds messages a snapshot covers."""
+        if not after:
+            return self._messages(agent, 1)
+        rows = self._read(
+            "SELECT id, sender, payload, attempts, reasons FROM messages"
+            " WHERE agent = ? AND handled = 1 AND id > ? ORDER BY id",
+            (agent, after),
+        ).fetchall()
+        return [StoredMessage(i, s, bytes(p), a, _unpack(r) or []) for i, s, p, a, r in rows]
 
     # -- snapshots -------------------------------------------------------------------
 
-    def save_snapshot(self, agent: str, state: bytes, last_message_id: int) -> None:
-        """Keep the new snapshot and drop the journal entries it covers, atomically."""
+    def save_snapshot(self, agent: str, state: bytes, last_message_id: int, *,
+                      cut: bool = True) -> None:
+        """Keep the new snapshot and drop the journal entries it covers, atomically.
+
+        ``cut=False`` keeps them: a deployment not yet finalised may have to
+        rebuild the previous version's state from an older snapshot.
+        """
         self._write(
             "INSERT INTO snapshots (agent, state, last_message_id, created) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(agent) DO UPDATE SET state = excluded.state,"
             " last_message_id = excluded.last_message_id, created = excluded.created",
             (agent, state, last_message_id, time.time()),
         )
-        self.cut_journal(agent, last_message_id)
+        if cut:
+            self.cut_journal(agent, last_message_id)
+
+    def delete_snapshot(self, agent: str) -> None:
+        """Forget the agent's snapshot (a rollback to a version that never took one)."""
+        self._write("DELETE FROM snapshots WHERE agent = ?", (agent,))
 
     def cut_journal(self, agent: str, last_message_id: int) -> None:
         """Forget handled messages up to ``last_message_id``: nothing will replay them."""
@@ -486,3 +521,43 @@ class Store:
         return [
             {"time": t, "kind": k, "from": f, "to": s, "reason": r} for t, k, f, s, r in rows
         ]
+
+
+    # -- deployments (caxton.deploy) ----------------------------------------------------
+
+    def save_deployment(self, deployment_id: int, agent: str, state: str,
+                        body: dict[str, Any]) -> None:
+        """Keep a deployment as it is now (its whole record, written in this turn's commit)."""
+        self._write(
+            "INSERT INTO deployments (id, agent, state, body, updated) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body,"
+            " updated = excluded.updated",
+            (deployment_id, agent, state, _pack(body), time.time()),
+        )
+
+    def load_deployments(self) -> list[dict[str, Any]]:
+        """Every deployment's record, oldest first."""
+        rows = self._read("SELECT body FROM deployments ORDER BY id").fetchall()
+        return [_unpack(body) for (body,) in rows]
+
+    def last_deployment_id(self) -> int:
+        row = self._read("SELECT max(id) FROM deployments").fetchone()
+        return int(row[0] or 0)
+
+    def save_deploy_snapshot(self, deployment_id: int, agent: str, state: bytes | None,
+                             last_message_id: int) -> None:
+        """The previous version's state at a switch: what a rollback restores."""
+        self._write(
+            "INSERT OR REPLACE INTO deploy_snapshots (deployment, agent, state, last_message_id)"
+            " VALUES (?, ?, ?, ?)", (deployment_id, agent, state, last_message_id))
+
+    def deploy_snapshot(self, deployment_id: int, agent: str) -> tuple[bytes | None, int] | None:
+        row = self._read(
+            "SELECT state, last_message_id FROM deploy_snapshots WHERE deployment = ?"
+            " AND agent = ?", (deployment_id, agent)).fetchone()
+        if row is None:
+            return None
+        return (None if row[0] is None else bytes(row[0])), int(row[1])
+
+    def drop_deploy_snapshots(self, deployment_id: int) -> None:
+        self._write("DELETE FROM deploy_snapshots WHERE deployment = ?", (deployment_id,))

@@ -18,7 +18,7 @@ VIEWER = "viewer"
 #: every role, the most powerful first
 ROLES = (ADMIN, OPERATOR, VIEWER)
 
-_VIEWER_OPERATIONS = frozenset({"status", "list", "ping"})
+_VIEWER_OPERATIONS = frozenset({"status", "list", "ping", "deployments", "deployment"})
 _OPERATOR_OPERATIONS = _VIEWER_OPERATIONS | frozenset(
     {"send", "call", "send_batch", "monitor", "dead_letters"})
 

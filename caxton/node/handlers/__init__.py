@@ -8,7 +8,7 @@ operation is a function in the module of its group and a line in its table.
 from __future__ import annotations
 
 from caxton.node.context import Handler
-from caxton.node.handlers import inspection, lifecycle, messaging
+from caxton.node.handlers import deployments, inspection, lifecycle, messaging
 
 __all__ = ["OPERATIONS", "READ_ONLY"]
 
@@ -23,7 +23,8 @@ def _merge(*tables: dict[str, Handler]) -> dict[str, Handler]:
     return merged
 
 
-OPERATIONS = _merge(lifecycle.OPERATIONS, messaging.OPERATIONS, inspection.OPERATIONS)
+OPERATIONS = _merge(lifecycle.OPERATIONS, messaging.OPERATIONS, inspection.OPERATIONS,
+                    deployments.OPERATIONS)
 #: operations that write nothing: served, and answered at once, even while the
 #: store cannot commit
-READ_ONLY = frozenset(inspection.OPERATIONS)
+READ_ONLY = frozenset(inspection.OPERATIONS) | deployments.READ_ONLY

@@ -77,6 +77,7 @@ def _load_and_start(ctx: NodeContext, waiter: Waiter, spec: AgentSpec, wasm: byt
     rec.spawn_waiters.append(waiter)
     rec.lifecycle.to(State.LOADED, "validated and compiled")
     ctx.store.save_agent(spec.name, spec.to_dict(), State.LOADED)
+    ctx.deploys.record_spawn(rec)
     try:
         ctx.agents.start(rec)
     except SpecError as exc:  # parse_spawn mirrors these rules; this is the backstop
@@ -116,7 +117,9 @@ def restart(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
 
 
 def remove(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
-    ctx.agents.remove(ctx.agents.lookup(arguments))
+    rec = ctx.agents.lookup(arguments)
+    ctx.deploys.forget(rec.name)
+    ctx.agents.remove(rec)
     return None
 
 
