@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from caxton.wasm import ContractVector, Limits, ModuleLoadError, ValidationReport, validate
@@ -32,6 +33,18 @@ SKIP = "-"
 
 class UsageError(Exception):
     """Bad input from the command line: reported in one line, exit status 2."""
+
+
+class NotAModule(Exception):
+    """The file reads, but is neither WebAssembly nor WAT: an invalid module, exit status 1."""
+
+
+def _shipped_vectors(module: str) -> str | None:
+    """``NAME.vectors.json`` beside ``NAME.wat``/``NAME.wasm``, used when ``--vectors`` is
+    not given: a module's contract travels with it (the examples ship theirs)."""
+    path = Path(module)
+    candidate = path.with_name(path.stem + ".vectors.json")
+    return str(candidate) if path.suffix in (".wat", ".wasm") and candidate.is_file() else None
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -76,9 +89,15 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     stderr = err or sys.stderr
     try:
         limits = _limits(args)
-        vectors = _vectors(getattr(args, "vectors", None))
+        vectors_path = getattr(args, "vectors", None) or _shipped_vectors(args.file)
+        vectors = _vectors(vectors_path)
+        if vectors_path and not getattr(args, "vectors", None):
+            print(f"contract vectors from {vectors_path}", file=stderr)
         _check_readable(args.file)
         report = validate(args.file, policy=args.policy, limits=limits, vectors=vectors)
+    except NotAModule as exc:  # the file is there, and is no module: invalid, not misused
+        print(f"caxton validate: {exc}", file=stderr)
+        return EXIT_INVALID
     except (UsageError, ModuleLoadError) as exc:
         print(f"caxton validate: {exc}", file=stderr)
         return EXIT_USAGE
@@ -99,7 +118,7 @@ def _check_readable(path: str) -> None:
     except UnicodeDecodeError:
         text = ""
     if not looks_like_wat(text):
-        raise UsageError(f"{what}: neither a WebAssembly binary (no \\0asm header) nor WAT text")
+        raise NotAModule(f"{what}: neither a WebAssembly binary (no \\0asm header) nor WAT text")
 
 
 def _limits(args: argparse.Namespace) -> Limits:

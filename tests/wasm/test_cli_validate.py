@@ -36,7 +36,9 @@ def test_valid_module_text_output() -> None:
         assert any(line.startswith(f"✓ {stage} (") for line in lines), lines
     assert lines[-1].startswith("✓ Validation passed (")
     assert lines[-1].endswith("s)")
-    assert done.stderr == ""
+    # the only note: the contract vectors shipped beside the example were used
+    assert done.stderr == f"contract vectors from {example_path('counter').with_suffix('')}" \
+        ".vectors.json\n"
 
 
 @pytest.mark.timeout(90)
@@ -63,18 +65,19 @@ def test_json_output_is_the_report() -> None:
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize(
-    ("make_arg", "message"),
+    ("make_arg", "message", "status"),
     [
-        (lambda tmp: str(tmp / "missing.wasm"), "no such file"),
-        (lambda tmp: str(tmp), "is a directory"),
-        (lambda tmp: str(ROOT / "pyproject.toml"), "neither a WebAssembly binary"),
+        (lambda tmp: str(tmp / "missing.wasm"), "no such file", 2),
+        (lambda tmp: str(tmp), "is a directory", 2),
+        # a file that reads but is no module is an invalid module (1), not a usage error (2)
+        (lambda tmp: str(ROOT / "pyproject.toml"), "neither a WebAssembly binary", 1),
     ],
 )
-def test_unreadable_input_is_one_line_exit_two(
-    make_arg: Callable[[Path], str], message: str, tmp_path: Path
+def test_unreadable_input_is_one_line(
+    make_arg: Callable[[Path], str], message: str, status: int, tmp_path: Path
 ) -> None:
     done = cli(make_arg(tmp_path))
-    assert done.returncode == 2
+    assert done.returncode == status
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert message in done.stderr
@@ -124,3 +127,20 @@ def test_run_in_process_with_the_main_parser_conventions(
     assert command.run(args) == 0
     out = capsys.readouterr().out
     assert "    imports: none" in out and "✓ Validation passed" in out
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("name", ["infinite_loop", "deep_recursion", "memory_bomb", "bad_reply"])
+def test_hostile_examples_fail_validation_with_their_shipped_vectors(name: str) -> None:
+    done = cli(str(example_path(f"hostile/{name}")))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{name}.vectors.json" in done.stderr
+    assert "Validation failed" in done.stdout and "at stage sandbox" in done.stdout
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("name", ["echo", "counter"])
+def test_examples_pass_their_shipped_vectors(name: str) -> None:
+    done = cli(str(example_path(name)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{name}.vectors.json" in done.stderr
