@@ -6,6 +6,7 @@ Erlang/OTP's ``supervisor`` does (plus backoff, manual restarts and health
 pings). Knows nothing of its embedder. See ``docs/supervisor.md``.
 """
 
+from .cgroups import CgroupSupport, Resources
 from .child import ChildLink
 from .errors import (
     ChildExists,
@@ -40,6 +41,7 @@ from .supervisor import Supervisor
 
 __all__ = [
     "Backoff",
+    "CgroupSupport",
     "ChildExists",
     "ChildInfo",
     "ChildLink",
@@ -58,6 +60,7 @@ __all__ = [
     "MonitorRef",
     "Never",
     "NoSuchChild",
+    "Resources",
     "RestartPolicy",
     "Runtime",
     "RuntimeClosed",

@@ -226,6 +226,21 @@ def _flush_stdio() -> None:
             stream.flush()
 
 
+def _join_cgroup(procs_files: list[str]) -> None:
+    """Enter the cgroup the runtime made for this incarnation before any of the
+    start function's code runs (the whole process moves, threads included)."""
+    pid = str(os.getpid()).encode()
+    for path in procs_files:
+        try:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, pid)
+            finally:
+                os.close(fd)
+        except OSError as exc:  # never run uncapped where the runtime counts on a cap
+            raise OSError(exc.errno, f"cannot join the cgroup {path}: {exc.strerror}") from None
+
+
 def run_child(payload: bytes) -> NoReturn:
     """Entry point in a freshly forked child (called by the zygote)."""
     if payload[:1] == b"F":  # large boot data travels through a file
@@ -276,6 +291,7 @@ def run_child(payload: bytes) -> NoReturn:
 
     link = ChildLink(child_id, sock, bool(boot["trap_exits"]), finish)
     try:
+        _join_cgroup(boot.get("cgroup") or [])
         fn = _resolve(boot["target"])
         args, kwargs = pickle.loads(boot["args"])
         result = fn(link, *args, **kwargs)

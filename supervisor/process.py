@@ -14,6 +14,7 @@ from .loop import TimerHandle
 from .records import Down, MonitorRef
 
 if TYPE_CHECKING:
+    from .cgroups import ChildCgroup
     from .host import ChildOwner
     from .spec import ChildSpec
     from .zygote import ZygoteClient
@@ -24,6 +25,7 @@ __all__ = ["Process"]
 class Process:
     __slots__ = (
         "acked",
+        "cgroup",
         "connected",
         "exited",
         "exited_at",
@@ -87,6 +89,7 @@ class Process:
         self.ping_seq = 0
         self.pong_seq = 0
         self.misses = 0
+        self.cgroup: ChildCgroup | None = None
 
     @property
     def alive(self) -> bool:

@@ -10,6 +10,8 @@ SHUTDOWN = "shutdown"
 KILLED = "killed"
 UNHEALTHY = "unhealthy"
 NOPROC = "noproc"
+#: SIGKILLed by the kernel's OOM killer inside the child's own cgroup (its memory cap)
+OOM_KILLED = "oom_killed"
 
 
 def is_normal(reason: str) -> bool:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from . import _prctl, reasons, wire
+from .cgroups import Cgroups, CgroupSupport, ChildCgroup
 from .errors import ChildNotRunning, RuntimeClosed, SpecError, ZygoteError
 from .flags import NOBLOCK, POLLIN, RCVMORE, SNDMORE, readable
 from .loop import Loop
@@ -94,11 +95,14 @@ class Runtime(Loop):
     them before anybody waits for it (see ``supervisor._zygote``).
     The supervising process becomes a child subreaper so that children whose
     zygote died are reparented to it and reaped here.
+    ``cgroups`` (default True) lets children whose spec has ``resources`` run
+    in cgroups of their own where the host allows it (``supervisor.cgroups``);
+    :attr:`cgroups` says what the host allowed.
     """
 
     def __init__(self, *, preload: Sequence[str] = (), name: str = "supervisor",
                  pool: int = 0, prewarm: str | None = None,
-                 prewarm_args: Sequence[Any] = ()) -> None:
+                 prewarm_args: Sequence[Any] = (), cgroups: bool = True) -> None:
         super().__init__()
         if isinstance(preload, str) or not all(isinstance(m, str) and m for m in preload):
             raise SpecError("preload", "must be a sequence of module names")
@@ -135,6 +139,9 @@ class Runtime(Loop):
         self._boot_files = itertools.count(1)
         self._subscribers: list[Callable[[Event], None]] = []
         self._supervisors: list[Supervisor] = []
+        self._cgroups = Cgroups(name, enabled=bool(cgroups))  # before the zygote (v2 leaf)
+        # cgroups of gone children not removed yet (swept and removed at close)
+        self._cgroup_leftovers: list[ChildCgroup] = []
         _prctl.set_child_subreaper()
         self._zygote = self._start_zygote()
 
@@ -148,6 +155,11 @@ class Runtime(Loop):
     def context(self) -> zmq.Context[zmq.Socket[bytes]]:
         """The runtime's ZeroMQ context, for the embedder's own sockets."""
         return self._ctx
+
+    @property
+    def cgroups(self) -> CgroupSupport:
+        """What the host allows for per-child cgroups (``mode`` ``none`` says why not)."""
+        return self._cgroups.support
 
     @property
     def zygote_pid(self) -> int | None:
@@ -203,6 +215,7 @@ class Runtime(Loop):
             self.stop()  # a run_forever() that called close() returns
             self._kill_leftovers()
             self._zygote.close()
+            self._cgroups.close(self._cgroup_leftovers)
             self.remove_reader(self._router)
             self._ctx.destroy(linger=0)
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -246,7 +259,7 @@ class Runtime(Loop):
         n = next(self._rids)
         rid = b"w%x" % n
         health_rid = b"h%x" % n if spec.health is not None else None
-        boot = {
+        boot: dict[str, object] = {
             "id": spec.id,
             "target": target_name(spec.start),
             "args": pickle.dumps((spec.args, dict(spec.kwargs)), pickle.HIGHEST_PROTOCOL),
@@ -256,6 +269,11 @@ class Runtime(Loop):
             "title": spec.title or f"{self.name}: {owner.id}/{spec.id}",
             "trap_exits": spec.trap_exits,
         }
+        cgroup = None
+        if spec.resources is not None:
+            cgroup = self._cgroups.create(f"{spec.id}-{rid.decode()}", spec.resources)
+            if cgroup is not None:
+                boot["cgroup"] = cgroup.procs_files
         data = pickle.dumps(boot, pickle.HIGHEST_PROTOCOL)
         if len(data) > _INLINE_BOOT:
             path = os.path.join(self._dir, f"boot-{next(self._boot_files)}")
@@ -267,13 +285,19 @@ class Runtime(Loop):
         started = time.monotonic()
         zygote = self._ensure_zygote()
         try:
-            pid, pidfd = zygote.spawn(payload)
-        except ZygoteError:
-            # one retry with a fresh zygote: the old one may have just died
-            zygote.close()
-            zygote = self._ensure_zygote()
-            pid, pidfd = zygote.spawn(payload)
+            try:
+                pid, pidfd = zygote.spawn(payload)
+            except ZygoteError:
+                # one retry with a fresh zygote: the old one may have just died
+                zygote.close()
+                zygote = self._ensure_zygote()
+                pid, pidfd = zygote.spawn(payload)
+        except BaseException:
+            if cgroup is not None:
+                self._release_cgroup(cgroup)
+            raise
         proc = Process(owner, spec, zygote, pid, pidfd, rid, health_rid, started)
+        proc.cgroup = cgroup
         self._by_pid[pid] = proc
         self._by_rid[rid] = proc
         if health_rid is not None:
@@ -567,6 +591,9 @@ class Runtime(Loop):
         if proc.status is None:
             # its zygote died: the parent-death signal (SIGKILL) took it down
             return reasons.KILLED if not proc.zygote.alive else "unknown"
+        if (proc.cgroup is not None and os.WIFSIGNALED(proc.status)
+                and os.WTERMSIG(proc.status) == signal.SIGKILL and proc.cgroup.oom_kills()):
+            return reasons.OOM_KILLED
         return reasons.from_status(proc.status)
 
     def _finalize(self, proc: Process) -> None:
@@ -577,6 +604,13 @@ class Runtime(Loop):
             proc.report_timer.cancel()
             proc.report_timer = None
         reason = self._reason(proc)
+        if proc.cgroup is not None:
+            cgroup, proc.cgroup = proc.cgroup, None
+            self._cgroup_leftovers.append(cgroup)
+            if proc.terminating:  # a shutdown: its descendants go before it returns
+                self._release_cgroup(cgroup)
+            else:  # after the Down is out: off the kill -> Down path
+                self.call_soon(partial(self._release_cgroup, cgroup))
         self._by_rid.pop(proc.rid, None)
         if proc.health_rid is not None:
             self._by_health.pop(proc.health_rid, None)
@@ -602,6 +636,16 @@ class Runtime(Loop):
                     self.send(peer, data)
             elif reason != reasons.NORMAL:
                 self._kill(peer, reason)
+
+    def _release_cgroup(self, cgroup: ChildCgroup, tries: int = 50) -> None:
+        """Sweep and remove a gone child's cgroup; members still exiting are
+        waited for on later turns, and whatever is left goes at close."""
+        if cgroup not in self._cgroup_leftovers:
+            return  # released already (or at close)
+        if self._cgroups.release(cgroup):
+            self._cgroup_leftovers.remove(cgroup)
+        elif tries > 0 and not self._closed:
+            self.call_later(0.02, partial(self._release_cgroup, cgroup, tries - 1))
 
     # ========================================================= killing
     def _signal(self, proc: Process, signum: int) -> None:

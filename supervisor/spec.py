@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
+from .cgroups import Resources
 from .errors import SpecError
 
 __all__ = [
@@ -200,8 +201,11 @@ class ChildSpec:
     ``fn(link, *args, **kwargs)``. A child of ``type="supervisor"`` is a nested
     supervisor: it carries its own :class:`SupervisorSpec` in ``supervisor``
     (whose id must equal ``id``) and its initial ``children``; ``start``,
-    ``args``, ``kwargs``, ``health`` and ``title`` do not apply to it. Use
-    :func:`supervisor_child` to build one.
+    ``args``, ``kwargs``, ``health``, ``title`` and ``resources`` do not apply to
+    it. Use :func:`supervisor_child` to build one.
+
+    ``resources`` gives each incarnation of a worker a cgroup of its own with
+    those caps, where the host allows cgroups (``supervisor.cgroups``).
     """
 
     id: str
@@ -218,6 +222,7 @@ class ChildSpec:
     supervisor: SupervisorSpec | None = None
     children: tuple[ChildSpec, ...] = ()
     significant: bool = False
+    resources: Resources | None = None
 
     def __post_init__(self) -> None:
         _identifier("id", self.id)
@@ -264,6 +269,8 @@ class ChildSpec:
             raise SpecError("args", f"arguments must be picklable: {exc}") from None
         if self.health is not None and not isinstance(self.health, HealthCheck):
             raise SpecError("health", f"must be a HealthCheck or None, got {self.health!r}")
+        if self.resources is not None and not isinstance(self.resources, Resources):
+            raise SpecError("resources", f"must be a Resources or None, got {self.resources!r}")
         if self.title is not None and not isinstance(self.title, str):
             raise SpecError("title", f"must be a string or None, got {self.title!r}")
         if self.supervisor is not None or self.children:
@@ -280,6 +287,9 @@ class ChildSpec:
             raise SpecError("start", "does not apply to a child of type 'supervisor'")
         if self.health is not None:
             raise SpecError("health", "does not apply to a child of type 'supervisor'")
+        if self.resources is not None:
+            raise SpecError("resources", "does not apply to a child of type 'supervisor' "
+                            "(give its workers theirs)")
         check_children("children", self.children, self.supervisor)
 
 

@@ -291,17 +291,25 @@ def slow_start(link: ChildLink, seconds: float, path: str | None = None) -> None
             raise RuntimeError("asked to crash")
 
 
-def forker(link: ChildLink, ignore_term: bool = False) -> None:
+def forker(link: ChildLink, ignore_term: bool = False, escape: bool = False) -> None:
     """Forks a grandchild that sleeps (with SIGTERM ignored if asked, so that
-    only a SIGKILL ends it), reports ["grandchild", pid], then waits."""
+    only a SIGKILL ends it; in a session of its own if ``escape``, out of the
+    child's process group), reports ["grandchild", pid], then waits."""
+    done_r, done_w = os.pipe()  # close-on-exec: EOF once the grandchild is set up
     pid = os.fork()
     if pid == 0:
         try:
+            os.close(done_r)
+            if escape:
+                os.setsid()
             if ignore_term:
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)  # survives the exec
             os.execv("/bin/sleep", ["sleep", "600"])
         finally:
             os._exit(127)
+    os.close(done_w)
+    os.read(done_r, 1)
+    os.close(done_r)
     link.send(["grandchild", pid])
     while True:
         link.recv()
@@ -318,5 +326,17 @@ def hog(link: ChildLink, megabytes: int) -> None:
             chunk[offset] = 1
         chunks.append(chunk)
     link.send(["hogged", len(chunks)])
+    while True:
+        link.recv()
+
+
+def spinner(link: ChildLink, seconds: float) -> None:
+    """Burns CPU for ``seconds`` of wall-clock time, then reports
+    ["spun", cpu seconds used, wall seconds]."""
+    link.ready()
+    start, cpu = time.monotonic(), time.process_time()
+    while time.monotonic() - start < seconds:
+        pass
+    link.send(["spun", time.process_time() - cpu, time.monotonic() - start])
     while True:
         link.recv()
