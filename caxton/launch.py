@@ -8,6 +8,7 @@ only through the client, like everything outside ``caxton.node``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -26,6 +27,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class NodeDidNotStart(RuntimeError):
     """The node process exited, or did not answer, before it served."""
+
+
+class ForeignNode(NodeDidNotStart):
+    """Another node already answers at the address the new one was to listen on."""
 
 
 class NodeExited(NodeDidNotStart):
@@ -47,8 +52,12 @@ def node_command(address: str, data_dir: str | os.PathLike[str], *, log_level: s
                  module: str = NODE_MODULE) -> list[str]:
     """The command line of a node; ``python`` may add interpreter options (e.g. cProfile),
     ``module`` runs another entry point with the node's command line (a test double)."""
-    return [sys.executable, *python, "-m", module, "--data-dir", str(data_dir),
-            "--listen", address, "--log-level", log_level, *extra]
+    # absolute: the node runs in the checkout, but a relative folder is the caller's
+    return [sys.executable, *python, "-m", module, "--data-dir", str(Path(data_dir).absolute()),
+            "--listen", address, "--log-level", log_level,
+            # no HTTP endpoint unless asked: nodes started here share a machine with
+            # others, and the default port would go to whichever started first
+            *(() if "--http" in extra else ("--http", "none")), *extra]
 
 
 def child_env() -> dict[str, str]:
@@ -98,12 +107,20 @@ def wait_until_serving(address: str, process: subprocess.Popen[bytes] | None = N
             if process is not None and process.poll() is not None:
                 raise NodeExited(f"the node exited with code {process.returncode}")
             try:
-                client.ping()
-                return
+                answer = client.ping()
             except NodeUnavailable:
                 if time.monotonic() > deadline:
                     raise NodeDidNotStart(
                         f"the node did not answer at {address} within {timeout:g}s") from None
+                continue
+            if process is None or answer.get("pid") == process.pid:
+                return
+            # another node answers at this address: ours cannot have bound it
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(min(5.0, max(0.1, deadline - time.monotonic())))
+            raise ForeignNode(
+                f"another node (pid {answer.get('pid')}, name {answer.get('node')!r}) already"
+                f" answers at {address}; stop it, or choose another address with --listen")
 
 
 def stop_node(process: subprocess.Popen[bytes], *, timeout: float = 30.0) -> int:

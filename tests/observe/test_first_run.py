@@ -26,3 +26,75 @@ def test_output_into_a_closed_pipe_ends_quietly(command):
     assert producer.wait(30) == 0, err
     assert first.strip()
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def _demo(tmp_path, address, *extra, cwd=ROOT):
+    return subprocess.Popen(
+        [sys.executable, "-m", "caxton.demo", "--data-dir", str(tmp_path / "data"),
+         "--listen", address, *extra], cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=child_env())
+
+
+def child_env():
+    from caxton.launch import child_env as env
+
+    return env()
+
+
+@pytest.mark.timeout(120)
+def test_demo_refuses_to_tour_a_node_it_did_not_start(node, client, tmp_path):
+    """With a node already on the address, the demo stops with a clear message and
+    SIGKILLs nothing on the other node."""
+    from caxton.wasm import example_path
+
+    client.spawn("counter", example_path("counter"))
+    pid = client.status("counter").pid
+    demo = _demo(tmp_path, node.address, "--exit", "--http", "none")
+    out, err = demo.communicate(timeout=90)
+    assert demo.returncode == 1, out + err
+    assert "another node" in err and "already answers at" in err
+    assert "Traceback" not in err
+    assert client.status("counter").pid == pid
+    assert client.status("counter").restarts == 0
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_to_the_demo_stops_its_node(tmp_path):
+    import signal
+
+    import caxton
+    from tests.helpers import free_port, wait_until
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    demo = _demo(tmp_path, address, "--http", "none")
+    assert demo.stdout is not None
+    lines = []
+    for line in demo.stdout:  # the tour is done when it names the next steps
+        lines.append(line)
+        if "Ctrl-C stops it" in line:
+            break
+    assert any("agents list" in line for line in lines), "".join(lines)
+    with caxton.connect(address, timeout=5) as c:
+        node_pid = c.ping()["pid"]
+    demo.send_signal(signal.SIGTERM)
+    assert demo.wait(60) == 0
+    import psutil
+
+    wait_until(lambda: not psutil.pid_exists(node_pid)
+               or psutil.Process(node_pid).status() == psutil.STATUS_ZOMBIE,
+               timeout=30, what="the demo's node to stop")
+
+
+@pytest.mark.timeout(120)
+def test_relative_data_dir_is_the_callers(tmp_path):
+    """``--data-dir rel`` lands in the caller's working directory, not the checkout's."""
+    from tests.helpers import free_port
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "caxton.demo", "--data-dir", "rel-data", "--listen", address,
+         "--exit", "--http", "none"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=100, env=child_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "rel-data" / "caxton.db").exists()
+    assert not (ROOT / "rel-data").exists()
