@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import zmq
 
 from caxton import protocol
 from caxton.deployments import Deployment
-from caxton.endpoint import is_loopback_tcp, usable_ipc
+from caxton.endpoint import ipc_path, is_loopback_tcp, usable_ipc
 from caxton.errors import (
     CallTimeout,
     CaxtonError,
@@ -87,6 +89,45 @@ def _read_path(path: Path) -> bytes:
         raise InvalidRequest(f"{path}: {exc.strerror}") from None
 
 
+def _payload(payload: Any) -> bytes:
+    """A message's bytes; a ``str`` (or anything else) is a clear error, never a TypeError
+    from deep inside, nor an int silently turned into that many zero bytes."""
+    if type(payload) is bytes:
+        return payload
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    if isinstance(payload, str):
+        raise InvalidRequest(f"a payload is bytes, not str: pass b'...' or "
+                             f"{protocol.quote(payload)[:40]}.encode()", field="payload")
+    raise InvalidRequest(f"a payload is bytes, not {type(payload).__name__}", field="payload")
+
+
+#: what to tell someone whose node does not answer
+START_HINT = "start one with `caxton node start` (or `python -m caxton.node`)"
+
+
+def _nothing_listens(address: str) -> str | None:
+    """Why no node can be at ``address`` on this host, found at once; None if one may be.
+
+    A missing IPC socket, or a loopback TCP port that refuses connections, means
+    no node: the first request says so now instead of after its whole timeout.
+    """
+    path = ipc_path(address)
+    if path is not None:
+        return None if os.path.exists(path) else f"no node at {address} (no such socket)"
+    if not is_loopback_tcp(address):
+        return None
+    parts = urlsplit(address)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0),
+                                      timeout=0.5):
+            return None
+    except ConnectionRefusedError:
+        return f"no node is listening at {address}"
+    except (OSError, ValueError):
+        return None
+
+
 def _options(value: Any) -> Any:
     """Accept plain mappings or option objects with ``to_dict`` (e.g. ``caxton.wasm.Limits``)."""
     if value is None or isinstance(value, str | int | float):
@@ -129,6 +170,8 @@ class Client:
             self._keys = Keys.resolve(keys)
         except KeyFileError as exc:
             raise InvalidRequest(f"keys: {exc}", field="keys") from None
+        #: something listens at ``address`` (checked before the first request)
+        self._reachable = False
         self._socket = self._new_socket(address)
 
     def _new_socket(self, endpoint: str) -> zmq.Socket[bytes]:
@@ -143,6 +186,12 @@ class Client:
         # a loopback address is upgraded before the first request that uses it
         self._unresolved = self._local and endpoint == self.address
         return sock
+
+    def _fail_fast(self) -> None:
+        why = _nothing_listens(self.address)
+        if why is not None:
+            raise NodeUnavailable(f"{why}: {START_HINT}", address=self.address)
+        self._reachable = True
 
     def _resolve_local(self, timeout: float) -> None:
         """Move to the node's IPC socket if it is the same node and this process can open it."""
@@ -194,6 +243,8 @@ class Client:
     ) -> Any:
         # a NaN, infinite or negative timeout is refused here, before anything is sent
         timeout = self.timeout if timeout is None else protocol.check_timeout(timeout)
+        if not self._reachable:
+            self._fail_fast()
         if self._unresolved:
             self._resolve_local(timeout)
         return self._exchange(operation, arguments, timeout)
@@ -242,8 +293,8 @@ class Client:
         if operation == "call":
             raise CallTimeout(f"no reply within {timeout:g}s", timeout=timeout)
         raise NodeUnavailable(
-            f"no node answered at {self.address} within {timeout:g}s", address=self.address
-        )
+            f"no node answered at {self.address} within {timeout:g}s; if none runs, "
+            f"{START_HINT}", address=self.address)
 
     # -- operations -----------------------------------------------------------
 
@@ -289,12 +340,12 @@ class Client:
         return AgentStatus.from_dict(self._request("spawn", arguments, timeout))
 
     def call(self, name: str, payload: bytes, timeout: float = 5.0) -> bytes:
-        result = self._request("call", {"name": name, "payload": bytes(payload)}, timeout)
+        result = self._request("call", {"name": name, "payload": _payload(payload)}, timeout)
         return bytes(result)
 
     def send(self, name: str, payload: bytes) -> int:
         """Queue a message; returns once the node has journaled it (its message id)."""
-        return int(self._request("send", {"name": name, "payload": bytes(payload)}))
+        return int(self._request("send", {"name": name, "payload": _payload(payload)}))
 
     def send_many(self, name: str, payloads: Iterable[bytes], *, window: int = 1024,
                   batch: int = 64) -> list[int]:

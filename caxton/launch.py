@@ -112,6 +112,8 @@ def wait_until_serving(address: str, process: subprocess.Popen[bytes] | None = N
                 if time.monotonic() > deadline:
                     raise NodeDidNotStart(
                         f"the node did not answer at {address} within {timeout:g}s") from None
+                # refused at once (nothing listens yet): look again shortly
+                time.sleep(0.01)
                 continue
             if process is None or answer.get("pid") == process.pid:
                 return

@@ -59,7 +59,7 @@ def test_invalid_module_is_one_line(node, tmp_path):
 
 def test_node_not_running_is_one_line():
     _one_line_error(caxton("--node", f"tcp://127.0.0.1:{free_port()}", "--timeout", "0.3",
-                           "agents", "list"), 1, "no node answered")
+                           "agents", "list"), 1, "caxton node start")
 
 
 def test_bad_flags_are_one_line():

@@ -98,3 +98,36 @@ def test_relative_data_dir_is_the_callers(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "rel-data" / "caxton.db").exists()
     assert not (ROOT / "rel-data").exists()
+
+
+@pytest.mark.timeout(30)
+def test_no_node_fails_fast_with_a_hint(tmp_path):
+    import time
+
+    import caxton
+    from tests.helpers import free_port
+
+    for address in (f"tcp://127.0.0.1:{free_port()}", f"ipc://{tmp_path}/node.sock"):
+        with caxton.connect(address, timeout=5) as c:
+            started = time.monotonic()
+            with pytest.raises(caxton.NodeUnavailable) as gone:
+                c.call("echo", b"hi")
+            assert time.monotonic() - started < 1.0
+            assert "caxton node start" in gone.value.message
+
+
+@pytest.mark.timeout(60)
+def test_a_str_payload_is_a_clear_error(client):
+    import caxton
+    from caxton.wasm import example_path
+
+    client.spawn("echo", example_path("echo"))
+    for bad in ("text", 5, None):
+        with pytest.raises(caxton.InvalidRequest, match="a payload is bytes") as refused:
+            client.call("echo", bad)
+        assert not isinstance(refused.value, TypeError)
+        with pytest.raises(caxton.InvalidRequest, match="a payload is bytes"):
+            client.send("echo", bad)
+    assert "encode()" in str(pytest.raises(caxton.InvalidRequest, client.call, "echo",
+                                           "text").value)
+    assert client.call("echo", bytearray(b"ok")) == b"ok"
