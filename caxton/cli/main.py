@@ -37,6 +37,9 @@ def build_parser() -> Parser:
 
     new.add_parser(nouns)
     build.add_parser(nouns)
+    from caxton.cli import deploy
+
+    deploy.add_parsers(nouns)
     return parser
 
 
@@ -81,6 +84,12 @@ def _dispatch(args: object) -> int:
                  keys=keys.resolve_keys(args.keys)) as client:
         if args.noun == "agents":
             return agents.run(args, client)
+        if args.noun in ("deploy", "deployments", "rollback"):
+            from caxton.cli import deploy
+
+            run = {"deploy": deploy.run_deploy, "deployments": deploy.run_deployments,
+                   "rollback": deploy.run_rollback}[args.noun]
+            return run(args, client)
         if args.noun == "send":
             return messages.run_send(args, client)
         return messages.run_call(args, client)
