@@ -337,7 +337,14 @@ class Client:
             "vectors": vectors,
         }
         arguments = {k: v for k, v in arguments.items() if v is not None}
-        return AgentStatus.from_dict(self._request("spawn", arguments, timeout))
+        try:
+            return AgentStatus.from_dict(self._request("spawn", arguments, timeout))
+        except CaxtonError as exc:
+            # the node only saw bytes; name the file the user gave
+            if isinstance(module, str | os.PathLike) and "the given bytes" in exc.message:
+                exc.message = exc.message.replace("the given bytes", os.fspath(module))
+                exc.args = (exc.message,)
+            raise
 
     def call(self, name: str, payload: bytes, timeout: float = 5.0) -> bytes:
         result = self._request("call", {"name": name, "payload": _payload(payload)}, timeout)

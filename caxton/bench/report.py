@@ -19,7 +19,7 @@ from caxton.bench.plan import Plan
 from caxton.bench.results import OK, Row
 
 PACKAGES = ("wasmtime", "pyzmq", "msgpack", "psutil")
-COLUMNS = ("figure", "median", "p95/p99", "baseline", "ratio", "target", "met")
+COLUMNS = ("figure", "median", "p95/p99", "baseline", "vs baseline", "target", "met")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,14 @@ def with_unit(value: float | None, unit: str) -> str:
     return "-" if value is None else f"{number(value)} {unit}"
 
 
+def ratio_text(ratio: float | None) -> str:
+    """The ratio as words: ``3.10x better`` or ``8.3x worse`` than the baseline. A bare
+    ``0.12x`` reads as "twelve percent of" or as "a tenth as good" alike."""
+    if ratio is None or ratio <= 0:
+        return "-"
+    return f"{ratio:.2f}x better" if ratio >= 1 else f"{1 / ratio:.1f}x worse"
+
+
 def cells(row: Row) -> list[str]:
     f = row.figure
     if row.status != OK:
@@ -95,7 +103,7 @@ def cells(row: Row) -> list[str]:
         target = f.target.text if f.target else "-"
         return [f.title, note, "", "", "", target, "-"]
     tail = "-" if row.tail is None or f.tail is None else f"{f.tail} {with_unit(row.tail, f.unit)}"
-    ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
+    ratio = ratio_text(row.ratio)
     met = {None: "-", True: "met", False: "NOT MET"}[row.met]
     return [f.title, with_unit(row.value, f.unit), tail, with_unit(row.baseline, f.unit), ratio,
             f.target.text if f.target else "-", met]

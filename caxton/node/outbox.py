@@ -78,6 +78,17 @@ class Outbox:
             return exc.errno != zmq.EHOSTUNREACH
         return True
 
+    def still_there(self, waiter: Waiter, result: Any) -> bool:
+        """Whether the client behind ``waiter`` is still connected, found by sending it
+        ``result`` again as an ``ok`` reply to its request (a monitor skips those): how
+        ``status`` counts only the monitors of clients that are alive."""
+        try:
+            self._socket.send_multipart(
+                (waiter[0], protocol.encode_ok(waiter[1], result)), flags=NOBLOCK)
+        except zmq.ZMQError as exc:
+            return exc.errno != zmq.EHOSTUNREACH
+        return True
+
     def raw(self, identity: bytes, frame: bytes) -> None:
         """A frame that promises nothing (an error to an undecodable request)."""
         self._plain.append((identity, frame))

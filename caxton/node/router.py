@@ -87,7 +87,8 @@ class Router:
         limit = rec.spec.limits.get("max_message_bytes", 0)
         if limit and len(payload) > limit:
             raise MessageTooLarge(
-                f"message of {len(payload)} bytes is over agent {rec.name!r}'s limit of {limit}",
+                f"message of {len(payload)} bytes is over the limit of {limit} bytes of agent"
+                f" {rec.name!r}",
                 size=len(payload), limit=limit)
         if rec.depth >= rec.spec.mailbox:
             raise MailboxFull(f"agent {rec.name!r} has {rec.depth} messages waiting "

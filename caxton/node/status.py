@@ -26,7 +26,10 @@ def agent_status(rec: AgentRecord) -> dict[str, Any]:
         "module_sha256": rec.spec.module_sha256,
         "version": rec.version or rec.spec.module_sha256[:12],
         "pid": rec.pid,
-        "uptime_s": None if rec.started_at is None else time.time() - rec.started_at,
+        # an agent without an instance (stopped, failed, between two) has no uptime
+        # and no health: showing the last instance's would say it still runs
+        "uptime_s": (None if rec.started_at is None or rec.pid is None
+                     else time.time() - rec.started_at),
         "restarts": rec.restarts,
         "last_failure": rec.last_failure,
         "memory_bytes": rec.memory_bytes,
@@ -38,7 +41,8 @@ def agent_status(rec: AgentRecord) -> dict[str, Any]:
         "sends_over_quota": rec.sends_over_quota,
         "violations": rec.violations,
         "mailbox_depth": rec.depth,
-        "health": rec.health,
+        "health": (rec.health if rec.pid is not None or rec.health == "down"
+                   else "no instance"),
         "monitors": len(rec.monitors),
         "restart": rec.spec.restart,
         "policy": rec.spec.policy_kind,

@@ -86,8 +86,8 @@ def test_table_shows_numbers_verdicts_and_reasons() -> None:
     table = render_table(Report({"mode": "quick", "versions": {}}, rows))
     lines = {line.split("  ")[0]: line for line in table.splitlines()}
     assert "12.5 ms" in lines[spawn.title] and "p95 20.0 ms" in lines[spawn.title]
-    assert "0.12x" in lines[spawn.title] and lines[spawn.title].endswith("NOT MET")
-    assert "800 /s" in lines[rate.title] and "0.10x" in lines[rate.title]
+    assert "8.3x worse" in lines[spawn.title] and lines[spawn.title].endswith("NOT MET")
+    assert "800 /s" in lines[rate.title] and "10.0x worse" in lines[rate.title]
     assert lines[ray.title].endswith("not installed")
     assert lines[FIGURES[4].title].endswith("unavailable: the node did not answer within 60s")
 

@@ -131,3 +131,67 @@ def test_a_str_payload_is_a_clear_error(client):
     assert "encode()" in str(pytest.raises(caxton.InvalidRequest, client.call, "echo",
                                            "text").value)
     assert client.call("echo", bytearray(b"ok")) == b"ok"
+
+
+@pytest.mark.timeout(60)
+def test_a_stopped_agent_shows_no_health_and_no_uptime(client):
+    from caxton.wasm import example_path
+
+    client.spawn("echo", example_path("echo"))
+    assert client.status("echo").health == "healthy"
+    stopped = client.stop("echo")
+    assert stopped.uptime_s is None and stopped.health == "no instance"
+    status = client.status("echo")
+    assert status.state == "stopped" and status.uptime_s is None
+    assert status.health == "no instance"
+
+
+MONITOR_CLIENT = """
+import sys, caxton
+with caxton.connect(sys.argv[1], timeout=10) as c:
+    events = c.monitor("echo")
+    print("monitoring", flush=True)
+    next(events)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_monitoring_client_is_no_longer_counted(node, client):
+    from caxton.wasm import example_path
+    from tests.helpers import wait_until
+
+    client.spawn("echo", example_path("echo"))
+    watcher = subprocess.Popen([sys.executable, "-c", MONITOR_CLIENT, node.address],
+                               stdout=subprocess.PIPE, text=True, env=child_env())
+    assert watcher.stdout is not None and watcher.stdout.readline().strip() == "monitoring"
+    assert client.status("echo").monitors == 1
+    watcher.kill()
+    watcher.wait(10)
+    wait_until(lambda: client.status("echo").monitors == 0, timeout=10,
+               what="the dead client's monitor to go")
+    assert client.list_agents()[0].monitors == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_module_given_by_path_is_named_by_its_path(client, tmp_path):
+    import caxton
+
+    broken = tmp_path / "broken.wat"
+    broken.write_text("(module (func (export \"caxton_handle\") oops))")
+    with pytest.raises(caxton.CaxtonError) as failed:
+        client.spawn("broken", str(broken))
+    assert "the given bytes" not in failed.value.message
+    assert str(broken) in failed.value.message
+
+
+@pytest.mark.timeout(60)
+def test_a_message_over_the_limit_says_so_plainly(client):
+    import caxton
+    from caxton.wasm import example_path
+
+    client.spawn("echo", example_path("echo"), limits={"max_message_bytes": 10})
+    with pytest.raises(caxton.MessageTooLarge) as refused:
+        client.call("echo", b"x" * 11)
+    assert "''s" not in refused.value.message
+    assert refused.value.message == ("message of 11 bytes is over the limit of 10 bytes of"
+                                     " agent 'echo'")

@@ -11,8 +11,9 @@ import time
 from typing import Any
 
 from caxton import protocol
+from caxton.node import cgroups
 from caxton.node.context import Handler, NodeContext
-from caxton.node.records import Waiter
+from caxton.node.records import AgentRecord, Waiter
 from caxton.node.status import agent_status
 
 
@@ -21,16 +22,25 @@ def ping(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
             "uptime_s": time.time() - ctx.started, "protocol": protocol.PROTOCOL_VERSION,
             "local": ctx.local_address, "instance": ctx.instance,
             "budget": ctx.agents.budget.usage(ctx.agents.running_specs()),
+            "cgroups": cgroups.report(ctx.agents.runtime.cgroups, ctx.agents.caps),
             "storage": {"ok": ctx.store.fault is None, "fault": ctx.store.fault,
                         "since": ctx.store.fault_since, "durability": ctx.store.durability}}
 
 
 def status(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
-    return agent_status(ctx.agents.lookup(arguments))
+    return agent_status(_live_monitors(ctx, ctx.agents.lookup(arguments)))
 
 
 def list_agents(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
-    return [agent_status(rec) for rec in ctx.agents.records()]
+    return [agent_status(_live_monitors(ctx, rec)) for rec in ctx.agents.records()]
+
+
+def _live_monitors(ctx: NodeContext, rec: AgentRecord) -> AgentRecord:
+    """Drop the monitors of clients that went away (killed ones never said goodbye)."""
+    if rec.monitors:
+        rec.monitors = [m for m in rec.monitors
+                        if ctx.outbox.still_there(m, {"monitoring": rec.name})]
+    return rec
 
 
 def monitor(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
