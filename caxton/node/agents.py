@@ -30,6 +30,7 @@ from caxton.errors import (
 )
 from caxton.node import frames
 from caxton.node.budget import Budget
+from caxton.node.cgroups import AgentCaps
 from caxton.node.frames import Acks, Failed, Health, Hello, Log, Ready, Snapshot
 from caxton.node.lifecycle import Lifecycle, State, Transition
 from caxton.node.modules import Modules
@@ -66,6 +67,7 @@ class Agents:
     """
 
     observe: Hooks = NULL_HOOKS  # metrics and the flight recorder (caxton.observe.attach)
+    caps: AgentCaps | None = None  # each process's cgroup caps; the node sets them
 
     def __init__(self, registry: dict[str, AgentRecord], *, runtime: Runtime, store: Store,
                  router: Router, outbox: Outbox, modules: Modules, budget: Budget,
@@ -185,7 +187,7 @@ class Agents:
         # wait=False: the loop never blocks on an agent's boot; its start (or
         # its failure to start) arrives as an event
         return self.runtime.start_supervisor(
-            sup_spec, [child_spec_for(spec, config)],
+            sup_spec, [child_spec_for(spec, config, self.caps)],
             on_message=lambda _child, message: targets.get(sid, _dropped)(message), wait=False)
 
     # -- deployments: a second process for one agent (caxton.deploy) -------------------

@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-budget", type=int, default=None, metavar="BYTES",
                         help="what the agents' memory limits may add up to (default: 80%% of"
                              " the machine's memory)")
+    parser.add_argument("--agent-cpu", type=_cores, default=1.0, metavar="CORES",
+                        help="cores each agent process may use, through its cgroup (default:"
+                             " 1; 0: uncapped)")
+    parser.add_argument("--agent-memory-overhead", type=_overhead, default=None,
+                        metavar="BYTES", help="what an agent process's cgroup allows beside"
+                                              " its guest's memory limit (default: 64 MiB)")
     parser.add_argument("--http", default="127.0.0.1:7780", metavar="HOST:PORT", type=_http,
                         help="serve /metrics and the dashboard here (default: 127.0.0.1:7780;"
                              " none: no HTTP endpoint)")
@@ -83,6 +89,26 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _cores(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of cores: {text!r}") from None
+    if not 0 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"must be from 0 (uncapped) to 4096 cores, not {text}")
+    return None if value == 0 else max(value, 0.01)
+
+
+def _overhead(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of bytes: {text!r}") from None
+    if not 0 <= value <= 2**40:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**40 bytes, not {text}")
+    return value
+
+
 def _maximum(text: str) -> tuple[str, str]:
     """One ``--max-limit NAME=VALUE``, checked as it is parsed: a usage error, not a
     traceback at start."""
@@ -108,6 +134,9 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
                       validation_seconds=args.validation_seconds,
                       max_agents=args.max_agents, memory_budget_bytes=args.memory_budget,
                       maximums=Maximums.from_pairs(args.max_limit),
+                      agent_cpu=args.agent_cpu,
+                      agent_memory_overhead=NodeConfig.agent_memory_overhead
+                      if args.agent_memory_overhead is None else args.agent_memory_overhead,
                       metrics=args.metrics == "on", trace_every=max(1, args.trace_every),
                       http=None if args.http.strip().lower() in ("none", "off", "")
                       else args.http)

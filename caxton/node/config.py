@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from caxton.node.cgroups import DEFAULT_CPU, MEMORY_OVERHEAD_BYTES
 from caxton.node.spec import Maximums
 from caxton.quotas import Quotas
 
@@ -40,6 +41,10 @@ class NodeConfig:
     validation_seconds: float = 120.0
     #: the most a spawn may ask for, per field (``--max-limit NAME=VALUE``)
     maximums: Maximums = field(default_factory=Maximums)
+    #: cores each agent process may use, through its cgroup (None: uncapped)
+    agent_cpu: float | None = DEFAULT_CPU
+    #: what an agent process's cgroup allows beside its guest's memory limit
+    agent_memory_overhead: int = MEMORY_OVERHEAD_BYTES
     #: metrics, the flight recorder and the dashboard (``--metrics off``: none of them)
     metrics: bool = True
     #: the HTTP endpoint (``/metrics``, the dashboard) as HOST:PORT; None: no endpoint

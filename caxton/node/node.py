@@ -39,6 +39,7 @@ from caxton.endpoint import local_endpoint
 from caxton.errors import CaxtonError, StorageUnavailable
 from caxton.node.agents import Agents
 from caxton.node.budget import Budget
+from caxton.node.cgroups import AgentCaps, log_support
 from caxton.node.config import NodeConfig
 from caxton.node.context import DEFERRED, NodeContext
 from caxton.node.handlers import OPERATIONS, READ_ONLY
@@ -147,6 +148,8 @@ class Node:
                                            memory_bytes=self.config.memory_budget_bytes),
                              cache_dir=cache.directory, changed=self._schedule_flush,
                              on_stopped=self._maybe_exit)
+        self.agents.caps = AgentCaps(self.config.agent_cpu, self.config.agent_memory_overhead)
+        log_support(self.runtime.cgroups, self.agents.caps)
         self.deploys = Deployments(store=self.store, agents=self.agents, router=self.router,
                                    modules=modules, outbox=self.outbox, runtime=self.runtime,
                                    changed=self._schedule_flush)

@@ -4,12 +4,15 @@ Each agent gets a supervisor of its own with one worker, the agent process.
 Its restart type, policy and health check go on the worker; its restart
 intensity on the supervisor, so a crash-looping agent exhausts only its own
 budget and the node marks it ``failed`` while every other agent keeps serving.
+Its limits also become the caps of the cgroup each of its processes runs in,
+where the host allows cgroups (``caxton.node.cgroups``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from caxton.node.cgroups import AgentCaps
 from caxton.node.spec import AgentSpec
 from supervisor import (
     Backoff,
@@ -49,7 +52,9 @@ def supervisor_spec_for(spec: AgentSpec) -> SupervisorSpec:
                           period=float(spec.intensity["period"]))
 
 
-def child_spec_for(spec: AgentSpec, config: dict[str, Any]) -> ChildSpec:
+def child_spec_for(spec: AgentSpec, config: dict[str, Any],
+                   caps: AgentCaps | None = None) -> ChildSpec:
+    """The agent process's spec; with ``caps``, in a cgroup capped from its limits."""
     health = None
     if spec.health is not None:
         health = HealthCheck(interval=float(spec.health["interval"]),
@@ -64,4 +69,5 @@ def child_spec_for(spec: AgentSpec, config: dict[str, Any]) -> ChildSpec:
         shutdown=AGENT_SHUTDOWN_SECONDS,
         health=health,
         title=f"caxton agent {spec.name}",
+        resources=caps.resources(spec.limits) if caps is not None else None,
     )

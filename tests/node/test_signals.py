@@ -7,12 +7,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import caxton
 from caxton.wasm.examples import example_path
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_until
+from tests.supervisor.sup_helpers import host_allows_memory_cgroups
 
 # A real fault inside wasm: a load past the end of linear memory (a guard-page
 # SIGSEGV that wasmtime turns into a trap).
@@ -82,3 +85,56 @@ def test_an_agent_process_leads_a_group_that_dies_with_it(client):
         assert member.wait(10) == -signal.SIGKILL
     finally:
         member.kill()
+
+
+# Grows linear memory to 64 MiB and writes to every page of it: within its
+# guest limit, over a cgroup cap that leaves the process nothing beside it.
+FILL_64_MIB = """
+(module
+  (memory (export "memory") 1)
+  (func (export "caxton_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "caxton_handle") (param i32 i32) (result i64) (local $p i32)
+    (drop (memory.grow (i32.const 1023)))
+    (loop $touch
+      (i32.store (local.get $p) (i32.const 1))
+      (local.set $p (i32.add (local.get $p) (i32.const 4096)))
+      (br_if $touch (i32.lt_u (local.get $p) (i32.const 0x4000000))))
+    (i64.const 0)))
+"""
+TIGHT = {"memory_bytes": 64 * 2**20, "max_message_bytes": 4096, "max_reply_bytes": 4096}
+
+
+@pytest.fixture
+def tight_client(tmp_path: Path) -> Iterator[caxton.Client]:
+    """A node whose agent cgroups allow nothing beside the guest's memory limit."""
+    from caxton.launch import start_node, stop_node
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with open(tmp_path / "node.log", "ab") as log:
+        process = start_node(address, tmp_path / "data", output=log,
+                             extra=["--agent-memory-overhead", "0"])
+    try:
+        with caxton.connect(address, timeout=10) as client:
+            yield client
+    finally:
+        stop_node(process)
+
+
+@pytest.mark.timeout(90)
+def test_a_process_over_its_cgroup_cap_is_oom_killed_with_a_down_that_says_so(tight_client):
+    cgroups = tight_client.ping()["cgroups"]
+    first = tight_client.spawn("fill", FILL_64_MIB, limits=TIGHT, max_attempts=1)
+    if host_allows_memory_cgroups():
+        assert cgroups["enforced"] and cgroups["memory"], cgroups
+        assert cgroups["agent_memory_overhead"] == 0
+        with tight_client.monitor("fill", timeout=30) as events:
+            tight_client.send("fill", b"go")
+            down = next(events)
+        assert down.pid == first.pid
+        assert down.reason == "oom_killed"
+        (letter,) = wait_until(lambda: tight_client.dead_letters("fill"), what="a dead letter")
+        assert letter.reasons == ["oom_killed"]
+    else:  # the degraded mode, said so; the guest's own limit still holds
+        assert cgroups["mode"] == "none" and not cgroups["enforced"]
+        assert cgroups["reason"]
+        assert tight_client.call("fill", b"go", timeout=30) == b""

@@ -5,12 +5,14 @@ the loop) uses ``tests.helpers.wait_until``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from supervisor import Event, Runtime
+from supervisor.cgroups import _mounts, _own_cgroups
 
 
 def leftovers_of(pid: int, prefix: str = "suptest") -> list[psutil.Process]:
@@ -62,3 +64,21 @@ class Recorder:
                  timeout: float = 10.0) -> Any:
         self.wait(lambda: len(self.msgs(tag, child)) >= count, timeout)
         return self.msgs(tag, child)[count - 1]
+
+
+def host_allows_memory_cgroups() -> bool:
+    """Independently of the runtime's detection: as root, with a memory
+    controller mounted (v1) or offered to our cgroup (v2), cgroups must work."""
+    if os.geteuid() != 0:
+        return False
+    mounts, own = _mounts(), _own_cgroups()
+    if "memory" in mounts:
+        return True
+    if "cgroup2" in mounts and "" in own:
+        point = mounts["cgroup2"][0]
+        try:
+            with open(os.path.join(point, own[""].lstrip("/"), "cgroup.controllers")) as fh:
+                return "memory" in fh.read().split()
+        except OSError:
+            return False
+    return False

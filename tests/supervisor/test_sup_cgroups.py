@@ -19,34 +19,15 @@ from supervisor import (
     SupervisorSpec,
     supervisor_child,
 )
-from supervisor.cgroups import _mounts, _own_cgroups
 from tests.supervisor import sup_workers as w
-from tests.supervisor.sup_helpers import Recorder
+from tests.supervisor.sup_helpers import Recorder, host_allows_memory_cgroups
 
 MiB = 1 << 20
 
 
-def _host_allows_memory_cgroups() -> bool:
-    """Independently of the runtime's detection: as root, with a memory
-    controller mounted (v1) or offered to our cgroup (v2), cgroups must work."""
-    if os.geteuid() != 0:
-        return False
-    mounts, own = _mounts(), _own_cgroups()
-    if "memory" in mounts:
-        return True
-    if "cgroup2" in mounts and "" in own:
-        point = mounts["cgroup2"][0]
-        try:
-            with open(os.path.join(point, own[""].lstrip("/"), "cgroup.controllers")) as fh:
-                return "memory" in fh.read().split()
-        except OSError:
-            return False
-    return False
-
-
 def test_the_runtime_reports_what_the_host_allows(rt: Runtime):
     support = rt.cgroups
-    if _host_allows_memory_cgroups():
+    if host_allows_memory_cgroups():
         assert support.mode in ("v1", "v2"), support.reason
         assert support.memory
         assert all(os.path.isdir(d) for d in support.where)
