@@ -484,6 +484,21 @@ class Client:
         deployment ``id``), with the state it must have; returns once it serves."""
         return Deployment.from_dict(self._request("rollback", {"target": name_or_id}, timeout))
 
+    def overview(self) -> dict[str, Any]:
+        """The node at a glance, as its dashboard shows it (``caxton top``)."""
+        result: dict[str, Any] = self._request("overview", {})
+        return result
+
+    def crashes(self, name: str) -> list[dict[str, Any]]:
+        """The flight recorder's crashes of an agent, oldest first (payloads left out)."""
+        return list(self._request("crashes", {"name": name}))
+
+    def crash(self, name: str, crash_id: int) -> dict[str, Any]:
+        """One crash whole: start state, messages, the fatal one, and the module."""
+        result: dict[str, Any] = self._request("crash", {"name": name, "id": crash_id},
+                                               max(self.timeout, 30.0))
+        return result
+
     def dead_letters(self, name: str) -> list[DeadLetter]:
         return [DeadLetter.from_dict(d) for d in self._request("dead_letters", {"name": name})]
 

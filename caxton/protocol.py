@@ -89,6 +89,9 @@ OPERATIONS = frozenset(
         "rollback",
         "deployments",
         "deployment",
+        "overview",
+        "crashes",
+        "crash",
     }
 )
 

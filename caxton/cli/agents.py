@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from caxton.cli import crashes
 from caxton.cli.output import emit, render_bytes, status_detail, status_table
 from caxton.cli.parsing import add_common_options
 from caxton.client import Client
@@ -37,6 +38,7 @@ def add_parser(subparsers: Any) -> None:
                        ("restart", "bring back a stopped or failed agent"),
                        ("dead-letters", "messages that repeatedly killed the agent")):
         verbs.add_parser(verb, help=text).add_argument("name")
+    crashes.add_verbs(verbs)  # the flight recorder: crashes, replay
     stop = verbs.add_parser("stop", help="drain, snapshot and stop an agent")
     stop.add_argument("name")
     stop.add_argument("--timeout", type=float, default=30.0)
@@ -46,6 +48,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, client: Client) -> int:
     verb = args.verb
+    if verb in ("crashes", "replay"):
+        return crashes.run(args, client)
     if verb == "spawn":
         limits = {k: getattr(args, k) for k in ("memory_bytes", "fuel", "deadline_ms",
                                                 "max_message_bytes") if getattr(args, k)}

@@ -18,9 +18,11 @@ VIEWER = "viewer"
 #: every role, the most powerful first
 ROLES = (ADMIN, OPERATOR, VIEWER)
 
-_VIEWER_OPERATIONS = frozenset({"status", "list", "ping", "deployments", "deployment"})
+_VIEWER_OPERATIONS = frozenset({"status", "list", "ping", "deployments", "deployment",
+                                "overview", "crashes"})
+# a crash record carries message payloads, as dead letters do
 _OPERATOR_OPERATIONS = _VIEWER_OPERATIONS | frozenset(
-    {"send", "call", "send_batch", "monitor", "dead_letters"})
+    {"send", "call", "send_batch", "monitor", "dead_letters", "crash"})
 
 # None: every operation (no check at all on the request path)
 _ALLOWED: dict[str, frozenset[str] | None] = {
