@@ -38,4 +38,4 @@ def spin_init_module() -> bytes:
 #: Benchmark agents run without health pings, so the only traffic is the workload.
 HEALTH_OFF = "off"
 #: Restart intensity high enough that a burst of SIGKILLs never makes the node give up.
-MANY_RESTARTS = {"intensity": 1_000_000, "period": 1.0}
+MANY_RESTARTS = {"intensity": 1_000, "period": 1.0}  # the node's default maximum
