@@ -1,0 +1,1 @@
+"""Property-based fuzzing of the management protocol against a real node process."""
