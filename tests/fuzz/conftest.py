@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, settings
 
 from tests.fuzz.target import FuzzTarget
 
-_COMMON = {
-    "deadline": None,  # an example waits on another process: its time is not the test's
-    "database": None,
-    "print_blob": True,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                              HealthCheck.filter_too_much],
-}
-settings.register_profile("ci", max_examples=200, **_COMMON)
-settings.register_profile("long", max_examples=5_000, **_COMMON)
+_COMMON = settings(
+    deadline=None,  # an example waits on another process: its time is not the test's
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.filter_too_much],
+)
+settings.register_profile("ci", _COMMON, max_examples=200)
+settings.register_profile("long", _COMMON, max_examples=5_000)
 
 #: the profile every fuzz test runs under: ``CAXTON_FUZZ`` names it (default ``ci``)
 PROFILE = os.environ.get("CAXTON_FUZZ", "ci")

@@ -179,7 +179,7 @@ def well_formed(operation: str) -> st.SearchStrategy[dict[str, Any]]:
 def arguments_for(draw: st.DrawFn, operation: str) -> Any:
     """Well-formed arguments, or the same with one thing broken: a key dropped, a value
     replaced by anything, a key nobody knows, or no map at all."""
-    arguments = dict(draw(well_formed(operation)))
+    arguments: dict[Any, Any] = dict(draw(well_formed(operation)))
     how = draw(mostly(st.just("as is"),
                       st.sampled_from(["drop", "replace", "extra", "not a map"]), percent=60))
     if how == "drop" and arguments:
