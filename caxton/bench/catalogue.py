@@ -128,6 +128,12 @@ FIGURES: tuple[Figure, ...] = (
     Figure("valid.ping", "validation", "9 ping p99 while a spinning init validates", "us",
            "lower", "max", "ping p99, nothing validating",
            Target("median", "<=", 50_000.0, "<= 50 ms p99")),
+    # 10. what metrics cost (workloads/metrics.py)
+    Figure("metrics.call", "metrics", "10 call round trip, metrics on (scraped every 1 s)", "us",
+           "lower", "p99", "--metrics off, same run",
+           Target("ratio", ">=", 0.95, "within 5%")),
+    Figure("metrics.pipe", "metrics", "10 send_many -> 1 agent, metrics on", "msg/s", "higher",
+           None, "--metrics off, same run", Target("ratio", ">=", 0.95, "within 5%")),
     # reference: the supervision library on its own (benchmarks/bench_supervisor.py)
     Figure("sup.spawn", "supervisor", "S supervisor alone: spawn -> child ready", "ms", "lower",
            "p95", "os.fork + pipe"),

@@ -92,7 +92,7 @@ def ratio_text(ratio: float | None) -> str:
     ``0.12x`` reads as "twelve percent of" or as "a tenth as good" alike."""
     if ratio is None or ratio <= 0:
         return "-"
-    return f"{ratio:.2f}x better" if ratio >= 1 else f"{1 / ratio:.1f}x worse"
+    return f"{ratio:.2f}x better" if ratio >= 1 else f"{1 / ratio:.2f}x worse"
 
 
 def cells(row: Row) -> list[str]:

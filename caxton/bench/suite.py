@@ -30,6 +30,7 @@ from caxton.bench.workloads import (
     handle,
     kill,
     memory,
+    metrics,
     pipeline,
     restart,
     spawn,
@@ -47,6 +48,7 @@ RUNNERS: dict[str, Callable[[Context], Results]] = {
     "restart": restart.run,
     "supervisor": supervisor.run,
     "durability": durability.run,
+    "metrics": metrics.run,  # what metrics cost (issue 16)
     "validation": validation.run,
     "guests": guests.run,  # Rust and C agents (issue 17)
 }

@@ -68,7 +68,7 @@ def test_every_row_has_a_benchmark_and_a_unique_key() -> None:
     assert len(keys) == len(set(keys))
     assert set(BENCHMARKS) == {"spawn", "kill", "call", "pipeline", "handle", "memory",
                                "restart", "supervisor", "guests",
-                               "durability", "validation"}
+                               "durability", "validation", "metrics"}
     for figure in FIGURES:
         if figure.ray:
             assert figure.target is not None and figure.target.on == "ratio"
@@ -86,8 +86,8 @@ def test_table_shows_numbers_verdicts_and_reasons() -> None:
     table = render_table(Report({"mode": "quick", "versions": {}}, rows))
     lines = {line.split("  ")[0]: line for line in table.splitlines()}
     assert "12.5 ms" in lines[spawn.title] and "p95 20.0 ms" in lines[spawn.title]
-    assert "8.3x worse" in lines[spawn.title] and lines[spawn.title].endswith("NOT MET")
-    assert "800 /s" in lines[rate.title] and "10.0x worse" in lines[rate.title]
+    assert "8.33x worse" in lines[spawn.title] and lines[spawn.title].endswith("NOT MET")
+    assert "800 /s" in lines[rate.title] and "10.00x worse" in lines[rate.title]
     assert lines[ray.title].endswith("not installed")
     assert lines[FIGURES[4].title].endswith("unavailable: the node did not answer within 60s")
 
