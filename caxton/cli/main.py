@@ -37,6 +37,9 @@ def build_parser() -> Parser:
 
     new.add_parser(nouns)
     build.add_parser(nouns)
+    from caxton.cli import top
+
+    top.add_parser(nouns)  # the dashboard in a terminal (issue 16)
     from caxton.cli import deploy
 
     deploy.add_parsers(nouns)
@@ -92,6 +95,10 @@ def _dispatch(args: object) -> int:
             return run(args, client)
         if args.noun == "send":
             return messages.run_send(args, client)
+        if args.noun == "top":
+            from caxton.cli import top
+
+            return top.run(args, client)
         return messages.run_call(args, client)
 
 
