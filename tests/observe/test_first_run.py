@@ -195,3 +195,16 @@ def test_a_message_over_the_limit_says_so_plainly(client):
     assert "''s" not in refused.value.message
     assert refused.value.message == ("message of 11 bytes is over the limit of 10 bytes of"
                                      " agent 'echo'")
+
+
+@pytest.mark.timeout(60)
+def test_the_supervisor_docs_example_runs_as_written():
+    doc = (ROOT / "docs" / "supervisor.md").read_text()
+    example = ROOT / "examples" / "supervisor" / "echo_tree.py"
+    assert example.read_text() in doc  # the page shows the file itself
+    assert "/work/" not in doc and "/home/" not in doc
+    done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
+                          timeout=50, cwd=ROOT, env=child_env())
+    assert done.returncode == 0, done.stderr
+    assert "w1 hi" in done.stdout and "p1 pool up" in done.stdout
+    assert "w1 ['echo', {'any': 'msgpack value'}]" in done.stdout
