@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,8 @@ class Agents:
     """
 
     observe: Hooks = NULL_HOOKS  # metrics and the flight recorder (caxton.observe.attach)
+    #: (agents brought back, agents to bring back) while recovering, else None
+    recovering: tuple[int, int] | None = None
     caps: AgentCaps | None = None  # each process's cgroup caps; the node sets them
 
     def __init__(self, registry: dict[str, AgentRecord], *, runtime: Runtime, store: Store,
@@ -412,7 +414,16 @@ class Agents:
 
     def recover(self) -> None:
         """Bring back every agent of the data folder as it was when the node went down."""
-        for spec_dict, state in self.store.load_agents():
+        for _ in self.recover_steps():
+            pass
+
+    def recover_steps(self) -> Iterator[tuple[int, int]]:
+        """``recover`` one agent a step, yielding (done, total) before each: the node
+        runs one step a loop turn, so ping and status are answered meanwhile."""
+        stored = list(self.store.load_agents())
+        for done, (spec_dict, state) in enumerate(stored):
+            self.recovering = (done, len(stored))
+            yield done, len(stored)
             spec = AgentSpec.from_dict(spec_dict)
             rec = self.add(spec)
             rec.mailbox.extend(
@@ -438,4 +449,5 @@ class Agents:
             else:
                 rec.lifecycle.state = State(state) if not comes_back else State.FAILED
         self.store.commit()
+        self.recovering = None
 

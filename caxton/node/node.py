@@ -29,7 +29,9 @@ import signal
 import socket
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -163,6 +165,9 @@ class Node:
         self._commits_at_tick = -1
         self._group_commit: TimerHandle | None = None
         self._shutting_down = False
+        #: requests that wait for the recovery's end (None: not recovering)
+        self._held: list[tuple[bytes, bytes, int, Grant | None]] | None = None
+        self._recovery: Iterator[tuple[int, int]] = iter(())
         self.runtime.add_reader(
             self.socket, self._on_readable if self.gate is None else self._on_readable_keyed)
         self.runtime.call_later(TICK_SECONDS, self._tick)
@@ -265,13 +270,11 @@ class Node:
 
         self.runtime.add_reader(wake_r.fileno(), on_signal)
         self.deploys.prepare_recovery()  # a deployment the node died in: settled first
-        self.agents.recover()
-        self.deploys.recovered()
-        # Everything built so far (imports, recovered agents) lives as long as
-        # the node: out of the collector's sight, a full collection no longer
-        # walks it, which keeps those pauses off the message path.
-        gc.collect()
-        gc.freeze()
+        # agents come back one a loop turn: ping, list and status are answered
+        # meanwhile (showing the recovery); other requests wait for its end
+        self._held = []
+        self._recovery = self.agents.recover_steps()
+        self.runtime.call_soon(self._recover_step)
         log.info("node %s listening on %s (data %s)", self.name, self.address, self.data_dir)
         try:
             self.runtime.run_forever()
@@ -280,6 +283,36 @@ class Node:
             self.close()
             wake_r.close()
             wake_w.close()
+
+    def _recover_step(self) -> None:
+        try:
+            next(self._recovery)
+        except StopIteration:
+            self._recovered()
+            return
+        self.runtime.call_soon(self._recover_step)
+
+    def _recovered(self) -> None:
+        self.deploys.recovered()
+        # Everything built so far (imports, recovered agents) lives as long as
+        # the node: out of the collector's sight, a full collection no longer
+        # walks it, which keeps those pauses off the message path.
+        gc.collect()
+        gc.freeze()
+        held, self._held = self._held or [], None
+        for identity, frame, extra, grant in held:
+            self._handle_frames(identity, frame, extra, grant)
+        self._schedule_flush()
+        log.info("node %s recovered %d agents", self.name, len(self.agents))
+
+    def _waits_for_recovery(self, operation: str, arguments: Any) -> bool:
+        """During recovery only what reads the node now is answered at once: ping, list,
+        and the status of an agent already back."""
+        if operation in ("ping", "list", "overview", "crashes"):
+            return False
+        if operation == "status" and isinstance(arguments, dict):
+            return arguments.get("name") not in self.agents.by_name
+        return True
 
     def begin_shutdown(self) -> None:
         log.info("draining %d agents before exit", len(self.agents))
@@ -437,6 +470,10 @@ class Node:
         waiter = (identity, request.request_id)
         if grant is not None and request.operation not in grant.operations:
             self.outbox.error(waiter, grant.refusal(request.operation))
+            return
+        if self._held is not None and self._waits_for_recovery(request.operation,
+                                                               request.arguments):
+            self._held.append((identity, frame, extra, grant))  # answered once recovered
             return
         if self.store.fault is not None and request.operation not in READ_ONLY:
             self.outbox.error(waiter, StorageUnavailable(

@@ -26,8 +26,6 @@ class Observing:
     def __init__(self, observer: Observer | None, http: HttpEndpoint | None) -> None:
         self.observer = observer
         self.http = http
-        #: set by the node while it brings agents back after a restart
-        self.recovering: dict[str, Any] | None = None
 
     def tick(self) -> None:
         if self.observer is not None:
@@ -53,8 +51,10 @@ def attach(node: Any) -> Observing:
 
     def node_info() -> dict[str, Any]:
         http = observing.http
+        recovering = node.agents.recovering
         return {"http": None if http is None else http.address,
-                "recovering": observing.recovering}
+                "recovering": None if recovering is None else {
+                    "done": recovering[0], "total": recovering[1]}}
 
     observer = Observer(name=node.name, registry=node.agents.by_name, store=node.store,
                         data_dir=node.data_dir, started=node.context.started,

@@ -208,3 +208,46 @@ def test_the_supervisor_docs_example_runs_as_written():
     assert done.returncode == 0, done.stderr
     assert "w1 hi" in done.stdout and "p1 pool up" in done.stdout
     assert "w1 ['echo', {'any': 'msgpack value'}]" in done.stdout
+
+
+@pytest.mark.timeout(180)
+def test_ping_and_status_answer_at_once_during_recovery(tmp_path):
+    """A restarted node answers ping (showing the recovery) and status while it brings
+    its agents back; a call sent meanwhile waits for the recovery and is answered."""
+    import caxton
+    from caxton.launch import spawn_node, start_node, stop_node
+    from caxton.wasm import example_path
+    from tests.helpers import free_port
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    node = start_node(address, tmp_path / "data")
+    with caxton.connect(address, timeout=30) as c:
+        for i in range(60):
+            c.spawn(f"a{i:02d}", example_path("counter"))
+        c.call("a00", b"inc")
+    assert stop_node(node) == 0
+    node = spawn_node(address, tmp_path / "data")
+    try:
+        seen = []
+        with caxton.connect(address, timeout=0.5, local=False) as c:
+            while True:
+                try:
+                    info = c.ping(timeout=0.5)
+                except caxton.NodeUnavailable:
+                    continue
+                seen.append(info["recovering"])
+                if info["recovering"] is None:
+                    break
+                if len(seen) == 1:
+                    assert c.status("a00").name == "a00"  # brought back first
+                    listed = c.list_agents()
+                    assert 1 <= len(listed) <= 60
+        recovering = [r for r in seen if r is not None]
+        assert recovering, "no ping was answered while the node recovered"
+        done, total = recovering[0]
+        assert total == 60 and 0 <= done < 60
+        with caxton.connect(address, timeout=30) as c:
+            assert c.call("a00", b"get") == b"1"
+            assert len(c.list_agents()) == 60
+    finally:
+        stop_node(node)

@@ -21,6 +21,8 @@ def ping(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     return {"node": ctx.name, "pid": os.getpid(), "agents": len(ctx.agents),
             "uptime_s": time.time() - ctx.started, "protocol": protocol.PROTOCOL_VERSION,
             "local": ctx.local_address, "instance": ctx.instance,
+            # (agents back, agents to bring back) while the node recovers, else None
+            "recovering": ctx.agents.recovering,
             "budget": ctx.agents.budget.usage(ctx.agents.running_specs()),
             "cgroups": cgroups.report(ctx.agents.runtime.cgroups, ctx.agents.caps),
             "storage": {"ok": ctx.store.fault is None, "fault": ctx.store.fault,
