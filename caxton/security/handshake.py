@@ -48,11 +48,18 @@ def refusal(sock: zmq.Socket[bytes], address: str, keys: Keys | None) -> Permiss
 
     Reads the events since the last handshake that succeeded; ``None`` when
     none failed (no node, a node too busy to answer, or one that answered).
+    A refused key and a mechanism mismatch are certain. A handshake cut short
+    without a reason is not: a node whose mechanism differs often closes
+    before the client has read why (the close resets the connection and the
+    reason with it), but so may a node that is going down. So it counts only
+    when every try since the last success ended that way, twice or more
+    (ZeroMQ tries again every 100 ms; a node going down fails one handshake).
     """
     monitor = sock._monitor_socket
     if monitor is None or monitor.closed:
         return None
-    failed: tuple[int, int] | None = None
+    certain: tuple[int, int] | None = None
+    cut_short = 0
     while True:
         try:
             frames = monitor.recv_multipart(zmq.NOBLOCK)
@@ -61,25 +68,26 @@ def refusal(sock: zmq.Socket[bytes], address: str, keys: Keys | None) -> Permiss
         event = int.from_bytes(frames[0][:2], "little")
         value = int.from_bytes(frames[0][2:6], "little")
         if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-            failed = None
+            certain, cut_short = None, 0
+        elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH or (
+                event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH):
+            certain = (event, value)
         elif event & _FAILED:
-            failed = (event, value)
-    if failed is None:
-        return None
-    event, value = failed
-    if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            cut_short += 1
+    if certain is not None and certain[0] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
         return PermissionDenied(f"the node at {address} refused this client's key (status "
-                                f"{value}): it is not among the node's authorized keys; {_HOW}",
+                                f"{certain[1]}): it is not among the node's authorized keys; "
+                                f"{_HOW}", address=address)
+    if certain is None and cut_short < 2:
+        return None
+    if keys is None:
+        return PermissionDenied(f"the node at {address} requires a key (CurveZMQ): connect "
+                                f"with keys= (caxton --keys DIR or CAXTON_KEYS); {_HOW}",
                                 address=address)
-    if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and \
-            value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
-        if keys is None:
-            return PermissionDenied(f"the node at {address} requires a key (CurveZMQ): connect "
-                                    f"with keys= (caxton --keys DIR or CAXTON_KEYS); {_HOW}",
-                                    address=address)
+    if certain is not None:
         return PermissionDenied(f"the node at {address} does not use keys: connect without "
                                 "them", address=address)
-    if keys is not None:
-        return PermissionDenied(f"the secure handshake with the node at {address} failed: is "
-                                "node.key that node's public key? " + _HOW, address=address)
-    return None
+    return PermissionDenied(f"the node at {address} ended every secure handshake: node.key "
+                            "is not that node's public key, or the node does not use keys; "
+                            + _HOW, address=address)
