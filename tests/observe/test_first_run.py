@@ -128,8 +128,9 @@ def test_a_str_payload_is_a_clear_error(client):
         assert not isinstance(refused.value, TypeError)
         with pytest.raises(caxton.InvalidRequest, match="a payload is bytes"):
             client.send("echo", bad)
-    assert "encode()" in str(pytest.raises(caxton.InvalidRequest, client.call, "echo",
-                                           "text").value)
+    with pytest.raises(caxton.InvalidRequest) as refused_str:
+        client.call("echo", "text")
+    assert "encode()" in str(refused_str.value)
     assert client.call("echo", bytearray(b"ok")) == b"ok"
 
 

@@ -52,7 +52,7 @@ def prometheus(tmp_path: Path, observed):
         "scrape_configs:\n  - job_name: caxton\n"
         f"    static_configs:\n      - targets: ['{observed.http}']\n")
     port = free_port()
-    log = open(tmp_path / "prometheus.log", "wb")
+    log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115 (open for the server's life)
     assert PROMETHEUS is not None
     process = subprocess.Popen(
         [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",

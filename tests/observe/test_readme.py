@@ -28,7 +28,7 @@ def _blocks(text: str, lang: str) -> list[str]:
 
 
 def test_readme_commands_are_one_per_line() -> None:
-    for line in (l for b in _blocks(_section("Using it"), "sh") for l in b.splitlines()):
+    for line in (ln for b in _blocks(_section("Using it"), "sh") for ln in b.splitlines()):
         assert " | " not in line or "curl" in line, f"a shell pipe in {line!r}"
 
 

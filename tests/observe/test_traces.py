@@ -12,16 +12,16 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
-from caxton.observe import Observer  # noqa: E402
-from caxton.observe.deploy import Deployments  # noqa: E402
-from caxton.wasm import example_path, validate  # noqa: E402
+from caxton.observe import Observer
+from caxton.observe.deploy import Deployments
+from caxton.wasm import example_path, validate
 
 _EXPORTER = InMemorySpanExporter()
 
