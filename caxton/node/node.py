@@ -424,7 +424,10 @@ class Node:
                 while more(RCVMORE):
                     recv()
                     extra += 1
-                self._handle_frames(identity, frame, extra)
+                try:
+                    self._handle_frames(identity, frame, extra)
+                except Exception:  # a bug costs this frame an internal error, never its answer
+                    self._answer_bug(identity, frame)
                 if not readable(sock):
                     break
         finally:
@@ -449,11 +452,19 @@ class Node:
                 while more(RCVMORE):
                     recv()
                     extra += 1
-                self._handle_frames(identity.bytes, frame, extra, gate.grant(identity))
+                try:
+                    self._handle_frames(identity.bytes, frame, extra, gate.grant(identity))
+                except Exception:  # a bug costs this frame an internal error, never its answer
+                    self._answer_bug(identity.bytes, frame)
                 if not readable(sock):
                     break
         finally:
             self._schedule_flush()
+
+    def _answer_bug(self, identity: bytes, frame: bytes) -> None:
+        log.exception("a request failed outside its handler")
+        self.outbox.raw(identity, protocol.encode_error(
+            protocol.request_id_of(frame), "CaxtonError", "internal error (see the node's log)"))
 
     def _handle_frames(self, identity: bytes, frame: bytes, extra: int,
                        grant: Grant | None = None) -> None:
