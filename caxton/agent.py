@@ -181,14 +181,15 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
         for raw in batch:
             frame = frames.decode_from_node(raw)
             if type(frame) is Deliver:
+                if times is not None:
+                    times.mark = clock_ns()
                 for message_id, sender, payload, replay in frame.messages:
                     imports.begin_message()
-                    if times is None:
-                        outcome = instance.handle(payload, sender)
-                    else:
-                        started = clock_ns()
-                        outcome = instance.handle(payload, sender)
-                        times.add(clock_ns() - started)
+                    outcome = instance.handle(payload, sender)
+                    if times is not None:  # one clock read a message: its end, the next's start
+                        now = clock_ns()
+                        times.add(now - times.mark)
+                        times.mark = now
                     if outcome.status == "failed":
                         fail(message_id, outcome.reason, outcome.message, "")
                     last_handled = message_id

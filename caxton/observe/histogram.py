@@ -27,28 +27,35 @@ clock_ns = perf_counter_ns
 
 
 class HandleTimes:
-    """What an agent process counted since its last acknowledgement (cheap: a dict bump)."""
+    """What an agent process counted since its last acknowledgement.
 
-    __slots__ = ("_counts", "_total_ns")
+    The agent reads the clock once per message (the end of one handle is the
+    start of the next, ``mark``), and ``add`` is a bisect and a list bump: well
+    under a microsecond beside a handle of several.
+    """
+
+    __slots__ = ("_counts", "_total_ns", "mark")
 
     def __init__(self) -> None:
-        self._counts: dict[int, int] = {}
+        self._counts = [0] * (len(BOUNDS_NS) + 1)
         self._total_ns = 0
+        #: the clock (``clock_ns``) when the current message started
+        self.mark = 0
 
     def add(self, ns: int) -> None:
-        index = bisect_left(BOUNDS_NS, ns)
-        counts = self._counts
-        counts[index] = counts.get(index, 0) + 1
+        self._counts[bisect_left(BOUNDS_NS, ns)] += 1
         self._total_ns += ns
 
     def take(self) -> list[int]:
         """``[sum_ns, index, count, ...]`` since the previous take; ``[]`` when nothing moved."""
-        if not self._counts:
+        if not self._total_ns:
             return []
         out = [self._total_ns]
-        for index, count in self._counts.items():
-            out += (index, count)
-        self._counts = {}
+        counts = self._counts
+        for index, count in enumerate(counts):
+            if count:
+                out += (index, count)
+                counts[index] = 0
         self._total_ns = 0
         return out
 
