@@ -106,6 +106,16 @@ def _payload(payload: Any) -> bytes:
 START_HINT = "start one with `caxton node start` (or `python -m caxton.node`)"
 
 
+def _route(key: str | bytes | None, instance: int | None) -> dict[str, Any]:
+    """The routing arguments of a message (``key``, ``instance``), checked on the node."""
+    route: dict[str, Any] = {}
+    if key is not None:
+        route["key"] = key
+    if instance is not None:
+        route["instance"] = instance
+    return route
+
+
 def _nothing_listens(address: str) -> str | None:
     """Why no node can be at ``address`` on this host, found at once; None if one may be.
 
@@ -346,21 +356,37 @@ class Client:
                 exc.args = (exc.message,)
             raise
 
-    def call(self, name: str, payload: bytes, timeout: float = 5.0) -> bytes:
-        result = self._request("call", {"name": name, "payload": _payload(payload)}, timeout)
-        return bytes(result)
+    def call(self, name: str, payload: bytes, timeout: float = 5.0, *,
+             key: str | bytes | None = None, instance: int | None = None) -> bytes:
+        """Send a message and wait for the agent's reply.
 
-    def send(self, name: str, payload: bytes) -> int:
-        """Queue a message; returns once the node has journaled it (its message id)."""
-        return int(self._request("send", {"name": name, "payload": _payload(payload)}))
+        ``key``: the message goes to the instance that owns the key (a scaled agent
+        keeps one key's state in one instance); without, to the least-loaded
+        instance. ``instance``: to that instance by index (e.g. to read its state).
+        """
+        arguments = {"name": name, "payload": _payload(payload)}
+        if key is not None or instance is not None:
+            arguments.update(_route(key, instance))
+        return bytes(self._request("call", arguments, timeout))
+
+    def send(self, name: str, payload: bytes, *, key: str | bytes | None = None,
+             instance: int | None = None) -> int:
+        """Queue a message; returns once the node has journaled it (its message id).
+        ``key`` and ``instance`` choose the instance as for ``call``."""
+        arguments = {"name": name, "payload": _payload(payload)}
+        if key is not None or instance is not None:
+            arguments.update(_route(key, instance))
+        return int(self._request("send", arguments))
 
     def send_many(self, name: str, payloads: Iterable[bytes], *, window: int = 1024,
-                  batch: int = 64) -> list[int]:
+                  batch: int = 64, key: str | bytes | None = None) -> list[int]:
         """Send many messages, in order; returns their ids once every one is journaled.
 
         Messages travel ``batch`` to a request (each batch is accepted whole or
         refused whole, e.g. ``MailboxFull``) with up to ``window`` messages in
-        flight, so the per-request cost is paid once per batch.
+        flight, so the per-request cost is paid once per batch. With ``key`` every
+        message goes to the key's instance; without, each batch goes to the
+        least-loaded instance.
         """
         batch = max(1, batch)
         chunks: list[list[bytes]] = []
@@ -369,7 +395,8 @@ class Client:
                 chunks.append([])
             chunks[-1].append(bytes(payload))
         replies = self._pipeline("send_batch", name, chunks, max(1, window // batch),
-                                 self.timeout, argument="payloads")
+                                 self.timeout, argument="payloads",
+                                 extra=_route(key, None) if key is not None else None)
         return [int(i) for ids in replies for i in ids]
 
     def call_many(
@@ -380,7 +407,7 @@ class Client:
 
     def _pipeline(
         self, operation: str, name: str, items: Iterable[Any], window: int, timeout: float,
-        argument: str = "payload",
+        argument: str = "payload", extra: dict[str, Any] | None = None,
     ) -> list[Any]:
         timeout = protocol.check_timeout(timeout)
         if self._unresolved:
@@ -407,9 +434,10 @@ class Client:
             request_id = next(self._ids)
             results[request_id] = None
             order.append(request_id)
-            self._socket.send(
-                protocol.encode_request(request_id, operation, {"name": name, argument: item})
-            )
+            arguments = {"name": name, argument: item}
+            if extra:
+                arguments.update(extra)
+            self._socket.send(protocol.encode_request(request_id, operation, arguments))
             outstanding += 1
             while outstanding >= window:
                 collect_one()
@@ -437,6 +465,15 @@ class Client:
 
     def list_agents(self) -> list[AgentStatus]:
         return [AgentStatus.from_dict(d) for d in self._request("list", {})]
+
+    def scale(self, name: str, instances: int, *, drain_timeout: float = 60.0,
+              timeout: float = 120.0) -> AgentStatus:
+        """Run ``instances`` processes of the agent behind its name; returns its status once
+        every new instance serves, or every leaving one has drained (handled and
+        snapshotted all it accepted) and stopped. A key's state does not move: see
+        ``docs/deployments.md`` (Instances)."""
+        arguments = {"name": name, "instances": instances, "drain_timeout": drain_timeout}
+        return AgentStatus.from_dict(self._request("scale", arguments, timeout))
 
     def snapshot(self, name: str, timeout: float = 10.0) -> dict[str, Any]:
         """Take a snapshot now; returns its size and the last message it covers."""

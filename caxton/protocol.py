@@ -92,6 +92,7 @@ OPERATIONS = frozenset(
         "overview",
         "crashes",
         "crash",
+        "scale",
     }
 )
 

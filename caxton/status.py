@@ -37,11 +37,17 @@ class AgentStatus:
     violations: int = 0
     #: the label of the version it runs (``deploy``'s ``version``, or its module hash's head)
     version: str | None = None
+    #: each instance behind the name: index, pid, state, health, mailbox_depth,
+    #: messages_handled, messages_failed, restarts, version (``Client.scale``)
+    instances: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentStatus:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values: dict[str, Any] = {k: v for k, v in data.items() if k in known}
+        if "instances" in values:
+            values["instances"] = tuple(values["instances"])
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -45,6 +45,7 @@ from caxton.errors import (
     ValidationFailed,
 )
 from caxton.node.agents import Agents
+from caxton.node.instances import instances_of
 from caxton.node.lifecycle import State
 from caxton.node.modules import Modules
 from caxton.node.outbox import Outbox
@@ -163,10 +164,13 @@ class Deployments:
         if sha256 == rec.spec.module_sha256:
             raise InvalidRequest(f"agent {rec.name!r} already runs this module "
                                  f"(version {rec.version or default_version(sha256)})")
+        group = rec.group
+        if group is not None and (group.joining or group.leaving):
+            raise InvalidRequest(f"agent {rec.name!r} is still scaling; deploy once it is done")
         if current is not None:
             self._finalise(current)  # a new version lets go of the one kept for rollback
         active = self.active(rec.name)
-        slots = [rec]
+        slots = instances_of(rec)  # rolling goes through them batch_size at a time
         dep = Deployment(
             id=self._new_id(), agent=rec.name, version=version or default_version(sha256),
             sha256=sha256, strategy=strategy, batch_size=batch_size, warm_up=warm_up,
@@ -340,6 +344,17 @@ class Deployments:
         run.waiters.clear()
         run.timer = self.runtime.call_later(max(0.0, dep.keep_previous),
                                             lambda: self._finalise(run))
+
+    def settle_for_scale(self, rec: AgentRecord) -> None:
+        """Before a scale: a deployment in progress refuses it; a live one not yet finalised
+        is finalised (the instances a rollback would restore are about to change)."""
+        run = self._runs.get(rec.name)
+        if run is None:
+            return
+        if run.phase != "running":
+            raise InvalidRequest(f"deployment {run.dep.id} of agent {rec.name!r} is still "
+                                 f"{run.phase}; scale once it is done", deployment=run.dep.id)
+        self._finalise(run)
 
     def _previous(self, dep: Deployment) -> Deployment | None:
         previous_id = (dep.previous or {}).get("deployment")
@@ -653,7 +668,7 @@ class Deployments:
     def recovered(self) -> None:
         """After the agents came back: versions shown, live deployments kept rollback-able."""
         for rec in self.agents.records():
-            active = self.active(rec.name)
+            active = self.active((rec.primary or rec).name)
             rec.version = active.version if active is not None else None
         for dep in self.records.values():
             if dep.state != S.RUNNING or dep.finalised or dep.strategy == "initial":
@@ -665,8 +680,10 @@ class Deployments:
 
     def _keep_rollbackable(self, dep: Deployment, rec: AgentRecord) -> None:
         previous = replace(rec.spec, module_sha256=(dep.previous or {})["sha256"])
-        run = Run(dep=dep, slots=[rec], target=rec.spec, previous=previous, phase="running")
-        rec.journal_pinned = True
+        slots = instances_of(rec)
+        run = Run(dep=dep, slots=slots, target=rec.spec, previous=previous, phase="running")
+        for slot in slots:
+            slot.journal_pinned = True
         self._runs[dep.agent] = run
         left = (dep.switched_at or time.time()) + dep.keep_previous - time.time()
         run.timer = self.runtime.call_later(max(0.0, left), lambda: self._finalise(run))

@@ -32,6 +32,7 @@ from caxton.node import frames
 from caxton.node.budget import Budget
 from caxton.node.cgroups import AgentCaps
 from caxton.node.frames import Acks, Failed, Health, Hello, Log, Ready, Snapshot
+from caxton.node.instances import Instances
 from caxton.node.lifecycle import Lifecycle, State, Transition
 from caxton.node.modules import Modules
 from caxton.node.outbox import Outbox
@@ -93,6 +94,8 @@ class Agents:
         self._on_stopped = on_stopped
         router.on_snapshot_saved = self._after_snapshot
         runtime.subscribe(self._on_event)
+        #: the instances behind each name (scale, and each group's lifecycle)
+        self.instances = Instances(self)
 
     # -- the registry ------------------------------------------------------------------
 
@@ -120,7 +123,7 @@ class Agents:
         """The agent a request names, or ``NoSuchAgent``."""
         name = arguments.get("name")
         rec = self.by_name.get(name) if isinstance(name, str) else None
-        if rec is None:
+        if rec is None or rec.primary is not None:  # NAME#k: reached through NAME only
             raise NoSuchAgent(f"no agent named {name!r}", name=name)
         return rec
 
@@ -142,6 +145,9 @@ class Agents:
 
     def remove(self, rec: AgentRecord) -> None:
         """Take the agent down for good: every waiter answered, every monitor told."""
+        if rec.group is not None:
+            for inst in rec.group.secondaries():
+                self.remove(inst)
         self.halt(rec)
         gone = NoSuchAgent(f"agent {rec.name!r} was removed", name=rec.name)
         self.router.fail_callers(rec, gone)
@@ -243,14 +249,20 @@ class Agents:
         if self._by_supervisor.get(sup.id) is None:
             sup.stop()
 
-    def restart(self, rec: AgentRecord, waiter: Waiter) -> None:
-        """A stopped or failed agent starts again; ``waiter`` hears once it serves."""
+    def restart(self, rec: AgentRecord, waiter: Waiter | None) -> None:
+        """A stopped or failed agent starts again; ``waiter`` hears once it serves.
+        Each of its instances starts again with it."""
         self.halt(rec)
         self.budget.check(rec.spec, self.running_specs(besides=rec))
         rec.ever_ready = False
         rec.lifecycle.to(State.LOADED, "restarted by request")
-        rec.spawn_waiters.append(waiter)
+        if waiter is not None:
+            rec.spawn_waiters.append(waiter)
         self.start(rec)
+        if rec.group is not None:
+            for inst in rec.group.members[1:]:
+                if inst.lifecycle.state in (State.STOPPED, State.FAILED):
+                    self.restart(inst, None)
 
     def halt(self, rec: AgentRecord) -> None:
         """Take the agent's supervision subtree down without counting it as a failure."""
@@ -290,6 +302,11 @@ class Agents:
     def _finish_stop(self, rec: AgentRecord, reason: str) -> None:
         if rec.lifecycle.state is not State.DRAINING:
             return
+        group = rec.group
+        if group is not None and reason == "drained" and any(
+                i.lifecycle.state is State.DRAINING for i in group.secondaries()):
+            group.primary_drained = True  # the agent stops with its last instance
+            return
         rec.drain_snapshot = False
         if rec.stop_deadline is not None:
             rec.stop_deadline.cancel()
@@ -303,6 +320,13 @@ class Agents:
             self.outbox.ok(waiter, status)
         rec.stop_waiters.clear()
         self.router.fail_callers(rec, AgentNotRunning(f"agent {rec.name!r} stopped"))
+        primary = rec.primary
+        if primary is not None:
+            self.instances.changed(rec)
+            if primary.group.primary_drained and not any(
+                    i.lifecycle.state is State.DRAINING for i in primary.group.secondaries()):
+                primary.group.primary_drained = False
+                self._finish_stop(primary, "drained")
         self._changed()
         self._on_stopped()
 
@@ -310,6 +334,12 @@ class Agents:
         """Supervision will not bring the agent back: it is ``failed``."""
         if rec.lifecycle.state in (State.FAILED, State.STOPPED):
             return
+        primary = rec.primary
+        if primary is not None and primary.lifecycle.state not in (State.FAILED, State.STOPPED):
+            # an instance supervision gave up on takes its agent with it, every instance
+            self.give_up(primary, f"instance {rec.name}: {reason}")
+            if rec.lifecycle.state in (State.FAILED, State.STOPPED):
+                return
         log.error("agent %s failed: %s", rec.name, reason)
         rec.last_failure = rec.last_failure or reason
         self.halt(rec)
@@ -326,6 +356,13 @@ class Agents:
                 self.outbox.ok(waiter, agent_status(rec))
             rec.stop_waiters.clear()
             self._on_stopped()
+        if rec.group is not None:
+            for inst in rec.group.secondaries():
+                if inst.lifecycle.state not in (State.STOPPED, State.UNLOADED):
+                    self.give_up(inst, reason)
+            rec.group.primary_drained = False
+        if primary is not None or rec.group is not None:
+            self.instances.changed(rec)
 
     # -- what an instance says ---------------------------------------------------------
 
@@ -366,6 +403,8 @@ class Agents:
             for waiter in rec.spawn_waiters:
                 self.outbox.ok(waiter, status)
             rec.spawn_waiters.clear()
+        if rec.primary is not None:
+            self.instances.changed(rec)
         if rec.lifecycle.state is State.DRAINING:
             self._maybe_finish_drain(rec)
 
@@ -448,6 +487,7 @@ class Agents:
                 self.start(rec)
             else:
                 rec.lifecycle.state = State(state) if not comes_back else State.FAILED
+        self.instances.link()
         self.store.commit()
         self.recovering = None
 

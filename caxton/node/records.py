@@ -86,6 +86,10 @@ class AgentRecord:
     journal_pinned: bool = False    # snapshots keep the journal: a rollback may replay it
     deploy: Any = None              # the switch watching this instance, told of its frames
     version: str | None = None      # the label of the version it runs (status shows it)
+    # instances (caxton.node.instances)
+    group: Any = None               # on instance 0 of a scaled agent: its Group
+    primary: AgentRecord | None = None  # on instance k > 0: the agent's own record
+    index: int = 0                  # its instance number
 
     @property
     def name(self) -> str:

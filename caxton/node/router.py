@@ -37,6 +37,7 @@ from caxton.errors import (
 )
 from caxton.node import frames
 from caxton.node.frames import Deliver, Hello, Probe, Start, TakeSnapshot
+from caxton.node.instances import route
 from caxton.node.lifecycle import State
 from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord, Message, Waiter
@@ -79,6 +80,13 @@ class Router:
         self.accepted = False
 
     # -- intake -----------------------------------------------------------------
+
+    def route(self, rec: AgentRecord, key: Any = None, instance: Any = None) -> AgentRecord:
+        """The instance of ``rec`` a message goes to: by ``key`` on the agent's ring, else
+        the least loaded (``caxton.node.instances``); an unscaled agent is its own."""
+        if rec.group is None and key is None and instance is None:
+            return rec
+        return route(rec, key, instance)
 
     def check_accepts(self, rec: AgentRecord, payload: bytes) -> None:
         if rec.lifecycle.state not in (State.RUNNING, State.READY, State.LOADED):
@@ -258,6 +266,8 @@ class Router:
     def _forward(self, rec: AgentRecord, target: str, payload: bytes) -> None:
         """Journal a message one agent sent another, or dead-letter it with the reason."""
         dest = self.agents.get(target)
+        if dest is not None and (dest.group is not None or dest.primary is not None):
+            dest = None if dest.primary is not None else route(dest, None, None)
         reason = None
         if dest is None:
             reason = f"send to unknown agent {target!r}"

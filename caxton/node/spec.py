@@ -125,6 +125,8 @@ class AgentSpec:
     mailbox: int = 10_000
     max_attempts: int = 3
     intensity: dict[str, float] = field(default_factory=lambda: {"intensity": 20, "period": 10.0})
+    #: processes behind the name (``scale``; ``caxton.node.instances``)
+    instances: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

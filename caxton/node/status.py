@@ -15,7 +15,31 @@ import psutil
 from caxton.node.records import AgentRecord
 
 
+def instance_status(rec: AgentRecord) -> dict[str, Any]:
+    """One instance of an agent (``status``'s ``instances``)."""
+    return {"index": rec.index, "pid": rec.pid, "state": str(rec.lifecycle.state),
+            "health": rec.health if rec.pid is not None else "no instance",
+            "mailbox_depth": rec.depth, "messages_handled": rec.handled,
+            "messages_failed": rec.failed, "restarts": rec.restarts,
+            "version": rec.version or rec.spec.module_sha256[:12]}
+
+
 def agent_status(rec: AgentRecord) -> dict[str, Any]:
+    status = _one_status(rec)
+    group = rec.group
+    if group is None:
+        status["instances"] = [instance_status(rec)]
+        return status
+    # a scaled agent: each instance, and the agent's counts summed over them
+    shown = list(group.members) + [i for i in group.leaving if i not in group.members]
+    status["instances"] = [instance_status(i) for i in shown]
+    for field, attribute in (("messages_handled", "handled"), ("messages_failed", "failed"),
+                             ("restarts", "restarts"), ("mailbox_depth", "depth")):
+        status[field] = sum(getattr(i, attribute) for i in shown)
+    return status
+
+
+def _one_status(rec: AgentRecord) -> dict[str, Any]:
     rss = 0
     if rec.pid is not None:
         with contextlib.suppress(psutil.Error):  # the process just went away

@@ -8,7 +8,14 @@ operation is a function in the module of its group and a line in its table.
 from __future__ import annotations
 
 from caxton.node.context import Handler
-from caxton.node.handlers import deployments, inspection, lifecycle, messaging, observing
+from caxton.node.handlers import (
+    deployments,
+    inspection,
+    instances,
+    lifecycle,
+    messaging,
+    observing,
+)
 
 __all__ = ["OPERATIONS", "READ_ONLY"]
 
@@ -24,7 +31,7 @@ def _merge(*tables: dict[str, Handler]) -> dict[str, Handler]:
 
 
 OPERATIONS = _merge(lifecycle.OPERATIONS, messaging.OPERATIONS, inspection.OPERATIONS,
-                    deployments.OPERATIONS, observing.OPERATIONS)
+                    deployments.OPERATIONS, observing.OPERATIONS, instances.OPERATIONS)
 #: operations that write nothing: served, and answered at once, even while the
 #: store cannot commit
 READ_ONLY = frozenset(inspection.OPERATIONS) | deployments.READ_ONLY | frozenset(

@@ -34,7 +34,8 @@ def status(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
 
 
 def list_agents(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
-    return [agent_status(_live_monitors(ctx, rec)) for rec in ctx.agents.records()]
+    return [agent_status(_live_monitors(ctx, rec)) for rec in ctx.agents.records()
+            if rec.primary is None]  # an agent's instances are in its status
 
 
 def _live_monitors(ctx: NodeContext, rec: AgentRecord) -> AgentRecord:

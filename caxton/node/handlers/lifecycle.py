@@ -19,6 +19,7 @@ from caxton.errors import (
     ResourceExhausted,
 )
 from caxton.node.context import DEFERRED, Handler, NodeContext
+from caxton.node.instances import instances_of
 from caxton.node.lifecycle import State
 from caxton.node.records import Waiter
 from caxton.node.spec import AgentSpec, check_name, parse_spawn
@@ -99,6 +100,9 @@ def stop(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     if state in (State.RUNNING, State.DRAINING):
         rec.stop_waiters.append(waiter)
         if state is State.RUNNING:
+            for inst in instances_of(rec)[1:]:  # each instance drains; the agent stops last
+                if inst.lifecycle.state is State.RUNNING:
+                    ctx.agents.begin_drain(inst, float(timeout), persist=True)
             ctx.agents.begin_drain(rec, float(timeout), persist=True)
         return DEFERRED
     ctx.agents.halt(rec)

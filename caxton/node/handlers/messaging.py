@@ -11,7 +11,7 @@ from typing import Any
 
 from caxton.errors import InvalidRequest, MailboxFull
 from caxton.node.context import DEFERRED, Handler, NodeContext
-from caxton.node.records import Waiter
+from caxton.node.records import AgentRecord, Waiter
 from caxton.node.router import EXTERNAL
 
 
@@ -22,8 +22,15 @@ def _payload(arguments: dict[str, Any]) -> bytes:
     return payload
 
 
+def _instance(ctx: NodeContext, arguments: dict[str, Any]) -> AgentRecord:
+    """The agent's instance the message goes to (by ``key``, or ``instance``, or the
+    least loaded; ``caxton.node.instances``)."""
+    return ctx.router.route(ctx.agents.lookup(arguments), arguments.get("key"),
+                            arguments.get("instance"))
+
+
 def call(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
-    rec = ctx.agents.lookup(arguments)
+    rec = _instance(ctx, arguments)
     payload = _payload(arguments)
     ctx.router.check_accepts(rec, payload)
     ctx.router.accept(rec, EXTERNAL, payload, caller=waiter)
@@ -31,15 +38,16 @@ def call(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
 
 
 def send(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
-    rec = ctx.agents.lookup(arguments)
+    rec = _instance(ctx, arguments)
     payload = _payload(arguments)
     ctx.router.check_accepts(rec, payload)
     return ctx.router.accept(rec, EXTERNAL, payload)
 
 
 def send_batch(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
-    """Several messages in one request: all accepted, in order, or none."""
-    rec = ctx.agents.lookup(arguments)
+    """Several messages in one request: all accepted, in order, or none (all to one
+    instance: the key's, or the least loaded)."""
+    rec = _instance(ctx, arguments)
     payloads = arguments.get("payloads")
     if not isinstance(payloads, list) or not all(isinstance(p, bytes) for p in payloads):
         raise InvalidRequest("payloads must be a list of bytes", field="payloads")
