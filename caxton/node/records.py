@@ -48,6 +48,7 @@ class AgentRecord:
     supervisor: Supervisor | None = None
     mailbox: deque[Message] = field(default_factory=deque)
     in_flight: dict[int, Message] = field(default_factory=dict)
+    in_flight_bytes: int = 0        # payload bytes of the window (dispatch bounds it)
     callers: dict[int, Waiter] = field(default_factory=dict)
     monitors: list[Waiter] = field(default_factory=list)
     spawn_waiters: list[Waiter] = field(default_factory=list)

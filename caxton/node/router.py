@@ -50,6 +50,10 @@ log = logging.getLogger("caxton.node")
 # Messages handed to an instance before it acknowledges: enough to keep it
 # busy between loop turns, few enough that a crash redelivers little.
 DISPATCH_WINDOW = 512
+# ... and payload bytes in flight, so that large messages do not pile up in the
+# agent process (whose memory, beside the guest's, is capped); one message is
+# always let through, however large
+DISPATCH_BYTES = 2 * 2**20
 EXTERNAL = ""  # sender name of messages from outside any agent
 # what a guest did that its sandbox refused (counted as security violations)
 SANDBOX_REFUSALS = frozenset({"out_of_fuel", "memory_limit", "timeout", "stack_overflow"})
@@ -124,15 +128,20 @@ class Router:
         if not rec.serving or rec.held or not rec.mailbox or rec.supervisor is None:
             return
         room = DISPATCH_WINDOW - len(rec.in_flight)
-        if room <= 0:
+        if not rec.in_flight:
+            rec.in_flight_bytes = 0  # an empty window holds nothing, whatever was counted
+        if room <= 0 or rec.in_flight_bytes >= DISPATCH_BYTES:
             return
         batch = []
         mailbox, in_flight = rec.mailbox, rec.in_flight
-        while mailbox and room:
+        size = rec.in_flight_bytes
+        while mailbox and room and size < DISPATCH_BYTES:
             message = mailbox.popleft()
             in_flight[message.id] = message
             batch.append((message.id, message.sender, message.payload, False))
+            size += len(message.payload)
             room -= 1
+        rec.in_flight_bytes = size
         # If the instance just died, its exit puts the window back in the mailbox.
         with contextlib.suppress(SupervisorError):
             rec.supervisor.send(rec.name, frames.encode(Deliver(batch)))
@@ -236,6 +245,7 @@ class Router:
             message = in_flight.pop(message_id, None)
             if message is None:
                 continue  # a replayed message: its outputs were already delivered once
+            rec.in_flight_bytes -= len(message.payload)
             handled.append(message_id)
             rec.handled += 1
             if status != "ok":
