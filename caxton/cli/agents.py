@@ -6,7 +6,13 @@ import argparse
 from typing import Any
 
 from caxton.cli import crashes
-from caxton.cli.output import emit, render_bytes, status_detail, status_table
+from caxton.cli.output import (
+    emit,
+    instances_table,
+    render_bytes,
+    status_detail,
+    status_table,
+)
 from caxton.cli.parsing import add_common_options
 from caxton.client import Client
 
@@ -39,6 +45,11 @@ def add_parser(subparsers: Any) -> None:
                        ("dead-letters", "messages that repeatedly killed the agent")):
         verbs.add_parser(verb, help=text).add_argument("name")
     crashes.add_verbs(verbs)  # the flight recorder: crashes, replay
+    scale = verbs.add_parser("scale", help="run N instances of an agent behind its name")
+    scale.add_argument("name")
+    scale.add_argument("--instances", type=int, required=True, metavar="N")
+    scale.add_argument("--drain-timeout", type=float, default=60.0, dest="drain_timeout",
+                       help="seconds a leaving instance may take to drain (default: 60)")
     stop = verbs.add_parser("stop", help="drain, snapshot and stop an agent")
     stop.add_argument("name")
     stop.add_argument("--timeout", type=float, default=30.0)
@@ -69,6 +80,13 @@ def run(args: argparse.Namespace, client: Client) -> int:
     elif verb == "stop":
         status = client.stop(args.name, timeout=args.timeout)
         emit(status.to_dict(), args.output, f"✓ agent {status.name} {status.state}")
+    elif verb == "scale":
+        status = client.scale(args.name, args.instances, drain_timeout=args.drain_timeout,
+                              timeout=max(args.request_timeout, args.drain_timeout + 30.0))
+        count = len(status.instances)
+        emit(status.to_dict(), args.output,
+             f"✓ agent {status.name} runs {count} instance{'s' if count > 1 else ''}\n"
+             + instances_table(status))
     elif verb == "restart":
         status = client.restart(args.name)
         emit(status.to_dict(), args.output, f"✓ agent {status.name} {status.state}")

@@ -20,15 +20,22 @@ def add_parser(subparsers: Any) -> None:
     add_payload_arguments(call)
     add_common_options(call)
     call.add_argument("--timeout", type=float, default=5.0)
+    for verb in (send, call):
+        verb.add_argument("--key", default=None,
+                          help="route by this key: its instance keeps its state")
+        verb.add_argument("--instance", type=int, default=None, metavar="K",
+                          help="to instance K of a scaled agent (e.g. to read its state)")
 
 
 def run_send(args: argparse.Namespace, client: Client) -> int:
-    message_id = client.send(args.name, payload_bytes(args))
+    message_id = client.send(args.name, payload_bytes(args), key=args.key,
+                             instance=args.instance)
     emit({"message_id": message_id}, args.output, f"✓ accepted as message {message_id}")
     return 0
 
 
 def run_call(args: argparse.Namespace, client: Client) -> int:
-    reply = client.call(args.name, payload_bytes(args), timeout=args.timeout)
+    reply = client.call(args.name, payload_bytes(args), timeout=args.timeout, key=args.key,
+                        instance=args.instance)
     emit({"reply": render_bytes(reply)}, args.output, render_bytes(reply))
     return 0

@@ -45,7 +45,18 @@ def status_table(statuses: list[AgentStatus]) -> str:
 
 
 def status_detail(status: AgentStatus) -> str:
-    return "\n".join(f"{k:>17}: {_cell(v)}" for k, v in status.to_dict().items())
+    lines = [f"{k:>17}: {_cell(v)}" for k, v in status.to_dict().items() if k != "instances"]
+    return "\n".join([*lines, "", instances_table(status)])
+
+
+def instances_table(status: AgentStatus) -> str:
+    """One row per instance behind the agent's name (``caxton agents scale``)."""
+    rows = [f"{'INSTANCE':>8}  {'PID':>7}  {'STATE':<9} {'HEALTH':<10} {'MAILBOX':>7}  "
+            f"{'HANDLED':>9}  {'RESTARTS':>8}  VERSION"]
+    rows += [f"{i['index']:>8}  {_cell(i['pid']):>7}  {i['state']:<9} {i['health']:<10.10} "
+             f"{i['mailbox_depth']:>7}  {i['messages_handled']:>9}  {i['restarts']:>8}  "
+             f"{i['version']}" for i in status.instances]
+    return "\n".join(rows)
 
 
 def _cell(value: Any) -> str:
