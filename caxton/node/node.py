@@ -311,7 +311,9 @@ class Node:
         if operation in ("ping", "list", "overview", "crashes"):
             return False
         if operation == "status" and isinstance(arguments, dict):
-            return arguments.get("name") not in self.agents.by_name
+            name = arguments.get("name")
+            # a name that is not even a string is answered (refused) at once
+            return isinstance(name, str) and name not in self.agents.by_name
         return True
 
     def begin_shutdown(self) -> None:
