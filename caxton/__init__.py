@@ -9,6 +9,7 @@ library live in ``caxton.node``, ``caxton.wasm`` and ``supervisor``.
 from caxton.client import Client, connect
 from caxton.deployments import Deployment
 from caxton.errors import (
+    AboveMaximum,
     AgentExists,
     AgentNotRunning,
     CallFailed,
@@ -33,6 +34,7 @@ from caxton.status import AgentStatus, DeadLetter, Down
 __version__ = "0.1.0"
 
 __all__ = [
+    "AboveMaximum",
     "AgentExists",
     "AgentNotRunning",
     "AgentStatus",
