@@ -270,7 +270,10 @@ class Client:
             raise MessageTooLarge(f"request of {len(frame)} bytes is over the node's frame "
                                   f"limit of {protocol.MAX_FRAME_BYTES}", size=len(frame),
                                   limit=protocol.MAX_FRAME_BYTES)
-        self._socket.send(frame)
+        try:
+            self._socket.send(frame)
+        except zmq.Again:  # the node ended the connection for good (handshake.prepare)
+            self._expire(operation, timeout)
         return self._await(request_id, operation, timeout)
 
     def _await(self, request_id: int, operation: str, timeout: float) -> Any:
@@ -437,7 +440,10 @@ class Client:
             arguments = {"name": name, argument: item}
             if extra:
                 arguments.update(extra)
-            self._socket.send(protocol.encode_request(request_id, operation, arguments))
+            try:
+                self._socket.send(protocol.encode_request(request_id, operation, arguments))
+            except zmq.Again:  # the node ended the connection for good (handshake.prepare)
+                self._expire(operation, timeout)
             outstanding += 1
             while outstanding >= window:
                 collect_one()
@@ -576,8 +582,13 @@ class Monitor:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.connect(address)
         try:
-            self._socket.send(protocol.encode_request(request_id, "monitor", {"name": name}))
-            if not self._socket.poll(int(request_timeout * 1000)):
+            try:
+                self._socket.send(protocol.encode_request(request_id, "monitor", {"name": name}))
+            except zmq.Again:  # the node ended the connection for good (handshake.prepare)
+                sent = False
+            else:
+                sent = True
+            if not sent or not self._socket.poll(int(request_timeout * 1000)):
                 raise handshake.refusal(self._socket, address, keys) or NodeUnavailable(
                     f"no node answered at {address}", address=address)
             _, kind, body = protocol.decode_reply(self._socket.recv())

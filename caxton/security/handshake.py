@@ -25,7 +25,17 @@ _HOW = "see docs/security.md"
 
 
 def prepare(sock: zmq.Socket[bytes], keys: Keys | None) -> None:
-    """Before ``connect``: the client's CURVE keys (if any) and the handshake monitor."""
+    """Before ``connect``: the client's CURVE keys (if any), the handshake monitor, and
+    sends that never block.
+
+    A refused key or a mechanism mismatch ends the connection for good
+    (libzmq does not try again), and a DEALER left without a connection
+    blocks every send forever. With ``SNDTIMEO`` 0 such a send raises
+    ``zmq.Again`` at once instead, and the client reports the refusal; a
+    client socket's send queue is unbounded (``SNDHWM`` 0), so a send never
+    fails for any other reason.
+    """
+    sock.setsockopt(zmq.SNDTIMEO, 0)
     if keys is not None:
         sock.setsockopt(zmq.CURVE_SERVERKEY, keys.node)
         sock.setsockopt(zmq.CURVE_PUBLICKEY, keys.public)
