@@ -43,6 +43,9 @@ def build_parser() -> Parser:
     from caxton.cli import deploy
 
     deploy.add_parsers(nouns)
+    from caxton.cli import apply
+
+    apply.add_parser(nouns)  # manifests (agents.yaml)
     return parser
 
 
@@ -95,6 +98,10 @@ def _dispatch(args: object) -> int:
             return run(args, client)
         if args.noun == "send":
             return messages.run_send(args, client)
+        if args.noun == "apply":
+            from caxton.cli import apply
+
+            return apply.run(args, client)
         if args.noun == "top":
             from caxton.cli import top
 
