@@ -9,8 +9,10 @@ scenario can use any of them.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ import caxton
 from chaos import ledger, probes
 from chaos.node import ManagedNode, NodeHandle
 from chaos.scenarios import (
+    DEPLOY,
     FLOOD,
     FUEL_BOMB,
     HANG,
@@ -27,6 +30,7 @@ from chaos.scenarios import (
     NODE_CRASH,
     OVERSIZED,
     POISON,
+    ROLLBACK,
 )
 from chaos.schedule import PlannedFault
 from chaos.workload import FLOOD_MAILBOX, MAX_ATTEMPTS, MAX_MESSAGE_BYTES, AgentSet
@@ -334,6 +338,127 @@ class CrashNode(Injector):
         return follow_up
 
 
+#: how long a deployment fault waits for its deployment to end (kills slow its warm-up)
+DEPLOY_DEADLINE_S = 60.0
+#: kept for a rollback this long, so the storm's rollbacks find something to undo
+KEEP_PREVIOUS_S = 30.0
+STRATEGIES = ("immediate", "rolling", "blue_green")
+_versions = itertools.count(1)
+
+
+def _one_version_live(client: caxton.Client, name: str, record: FaultRecord) -> None:
+    """Exactly one version of ``name`` runs, and the agent runs that version's module."""
+    deployments = client.deployments(name)
+    live = [d for d in deployments if d.state == "running"]
+    if len(live) != 1:
+        record.problems.append(f"{name} has {len(live)} running versions "
+                               f"({', '.join(d.version for d in live) or 'none'}), not one")
+        return
+    status = client.status(name)
+    if status.module_sha256 != live[0].sha256:
+        record.problems.append(f"{name} runs module {status.module_sha256[:12]}, its running "
+                               f"version {live[0].version} is {live[0].sha256[:12]}")
+
+
+class DeployVersion(Injector):
+    """Deploy a new version of a ledger (strategies in turn), without waiting for it.
+
+    Contained means: the deployment ends (running, or rolled back on its own when
+    kills cost its warm-up too many deaths) within ``DEPLOY_DEADLINE_S``, the agent
+    serves again, exactly one version is live and it is the one the agent runs;
+    the checker's ledgers show that no acknowledged message was lost or applied
+    twice across the switch.
+    """
+
+    kind = DEPLOY
+
+    def inject(self, ctx: FaultContext, record: FaultRecord) -> FollowUp:
+        name = _named(record)
+        number = next(_versions)
+        strategy = STRATEGIES[number % len(STRATEGIES)]
+        with ctx.client() as client:
+            try:
+                dep = client.deploy(name, ledger.versioned(f"chaos-v{number}"),
+                                    strategy=strategy, version=f"chaos-v{number}",
+                                    keep_previous=KEEP_PREVIOUS_S, wait=False,
+                                    timeout=probes.RECOVERY_DEADLINE_S)
+            except (caxton.InvalidRequest, caxton.AgentNotRunning,
+                    caxton.NodeUnavailable) as exc:  # one still in progress, or the node down
+                raise Skipped(f"deploy to {name} refused: {exc}") from None
+        record.injected_at = ctx.clock()
+        record.info.update(deployment=dep.id, strategy=strategy, version=dep.version)
+
+        def follow_up() -> None:
+            deadline = time.monotonic() + DEPLOY_DEADLINE_S
+            state = dep.state
+            with ctx.client() as client:
+                while time.monotonic() < deadline and not ctx.stop.is_set():
+                    try:
+                        state = client.deployment(dep.id).state
+                    except caxton.NodeUnavailable:
+                        state = "unknown"
+                    if state in ("running", "rolled_back", "failed", "retired", "draining"):
+                        break
+                    ctx.stop.wait(0.02)
+                record.info["outcome"] = state
+                if state == "failed":
+                    record.problems.append(f"deployment {dep.id} failed: "
+                                           f"{client.deployment(dep.id).reason}")
+                elif state in ("validating", "deploying", "unknown") and not ctx.stop.is_set():
+                    record.problems.append(f"deployment {dep.id} still {state} after "
+                                           f"{DEPLOY_DEADLINE_S:g}s")
+            ctx.recover(record, name)
+            with ctx.client() as client:
+                _one_version_live(client, name, record)
+
+        return follow_up
+
+
+class RollbackDeployment(Injector):
+    """Roll back a ledger's latest deployment (live and not finalised, or in progress).
+
+    Contained means: the rollback is answered ``rolled_back``, the previous version
+    serves, exactly one version is live; the ledgers judge the state it came back
+    with (the messages the undone version handled, replayed, none twice).
+    """
+
+    kind = ROLLBACK
+
+    def inject(self, ctx: FaultContext, record: FaultRecord) -> FollowUp:
+        name = _named(record)
+        with ctx.client() as client:
+            try:
+                live = [d for d in client.deployments(name)
+                        if d.strategy != "initial" and not d.finalised
+                        and d.state in ("validating", "deploying", "running")]
+            except caxton.CaxtonError as exc:
+                raise Skipped(f"deployments of {name} unreadable: {exc}") from None
+        if not live:
+            raise Skipped(f"{name} has no deployment to roll back")
+        target = live[-1].id
+        record.injected_at = ctx.clock()
+        record.info["deployment"] = target
+
+        def follow_up() -> None:
+            with caxton.connect(ctx.address, timeout=DEPLOY_DEADLINE_S) as client:
+                try:
+                    dep = client.rollback(target, timeout=DEPLOY_DEADLINE_S)
+                    record.info["outcome"] = dep.state
+                    if dep.state != "rolled_back":
+                        record.problems.append(f"rollback of {target} left it {dep.state}")
+                except (caxton.InvalidRequest, caxton.NoSuchDeployment) as exc:
+                    # finalised or ended on its own meanwhile: nothing was undone
+                    record.info["outcome"] = f"refused: {exc}"
+                except caxton.CaxtonError as exc:
+                    record.problems.append(f"rollback of {target} failed: "
+                                           f"{type(exc).__name__}: {exc}")
+            ctx.recover(record, name)
+            with ctx.client() as client:
+                _one_version_live(client, name, record)
+
+        return follow_up
+
+
 def _named(record: FaultRecord) -> str:
     if record.target is None:
         raise Skipped("the fault has no target agent")
@@ -343,7 +468,8 @@ def _named(record: FaultRecord) -> str:
 INJECTORS: dict[str, Injector] = {
     injector.kind: injector
     for injector in (KillAgent(), HangAgent(), MessageBomb(POISON), MessageBomb(FUEL_BOMB),
-                     MessageBomb(MEMORY_BOMB), OversizedMessage(), FloodAgent(), CrashNode())
+                     MessageBomb(MEMORY_BOMB), OversizedMessage(), FloodAgent(), CrashNode(),
+                     DeployVersion(), RollbackDeployment())
 }
 
 

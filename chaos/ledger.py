@@ -32,6 +32,16 @@ _HEADER = struct.Struct("<4sIQQII")
 _MAGIC = b"LDG1"
 
 
+def versioned(tag: str) -> bytes:
+    """The ledger with a data segment naming ``tag``: a new version for a deployment (its
+    module hash differs, its state format does not)."""
+    source = LEDGER_PATH.read_text()
+    memory = '(memory (export "memory") 10)'
+    if memory not in source:
+        raise ValueError("the ledger's memory declaration moved; update ledger.versioned")
+    return source.replace(memory, f'{memory}\n  (data (i32.const 400) "{tag}")').encode()
+
+
 def encode_seq(seq: int) -> bytes:
     """The payload for sequence number ``seq``: exactly 4 bytes, so never a command."""
     return struct.pack("<I", seq)

@@ -19,12 +19,16 @@ MEMORY_BOMB = "memory-bomb"  # a message that grows memory past the limit
 OVERSIZED = "oversized"      # a message over the agent's size limit
 FLOOD = "flood"              # more messages than the victim's mailbox holds
 NODE_CRASH = "node-crash"    # SIGKILL the node, restart it on the same data folder
+DEPLOY = "deploy"            # deploy a new version of a ledger (immediate, rolling, blue-green)
+ROLLBACK = "rollback"        # roll a ledger's live deployment back
 
 FAULT_KINDS = (KILL, HANG, POISON, FUEL_BOMB, MEMORY_BOMB, OVERSIZED, FLOOD, NODE_CRASH)
 #: Faults carried by a message: they need a ledger (it traps, spins or grows on them).
 MESSAGE_FAULTS = (POISON, FUEL_BOMB, MEMORY_BOMB, OVERSIZED)
 #: Faults on an agent's OS process: any workload agent will do.
 PROCESS_FAULTS = (KILL, HANG)
+#: Deployments and rollbacks: on ledgers (their state carries across versions).
+DEPLOYMENT_FAULTS = (DEPLOY, ROLLBACK)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,11 @@ SCENARIOS: dict[str, Scenario] = {
                   FaultRate(OVERSIZED, every_s=6.0), FaultRate(FLOOD, every_s=10.0))),
         Scenario("node-crash", "SIGKILL the node 3 times and restart it on the same data folder",
                  (FaultRate(NODE_CRASH, count=3),)),
+        Scenario("deploy-storm", "deploy a new version of a ledger every 2 s (immediate, "
+                 "rolling, blue-green in turn) and roll one back every 3 s, under load, "
+                 "with an agent SIGKILLed twice a second",
+                 (FaultRate(DEPLOY, every_s=2.0), FaultRate(ROLLBACK, every_s=3.0),
+                  FaultRate(KILL, every_s=0.5, steady=True))),
         Scenario("mixed", "all of the above at once",
                  (FaultRate(KILL, every_s=1.0, steady=True), FaultRate(HANG, every_s=6.0),
                   FaultRate(POISON, every_s=6.0), FaultRate(FUEL_BOMB, every_s=12.0),

@@ -15,6 +15,7 @@ from typing import Any
 
 from chaos.errors import UsageError
 from chaos.scenarios import (
+    DEPLOYMENT_FAULTS,
     HANG,
     MESSAGE_FAULTS,
     PROCESS_FAULTS,
@@ -96,7 +97,7 @@ def _fault(kind: str, offset: float, rng: random.Random, ledgers: int,
            counters: int) -> PlannedFault:
     if kind in PROCESS_FAULTS:
         target: int | None = rng.randrange(ledgers + counters)
-    elif kind in MESSAGE_FAULTS:
+    elif kind in MESSAGE_FAULTS or kind in DEPLOYMENT_FAULTS:
         target = rng.randrange(ledgers)
     else:
         target = None
