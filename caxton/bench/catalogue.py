@@ -134,6 +134,14 @@ FIGURES: tuple[Figure, ...] = (
            Target("ratio", ">=", 0.95, "within 5%")),
     Figure("metrics.pipe", "metrics", "10 send_many -> 1 agent, metrics on", "msg/s", "higher",
            None, "--metrics off, same run", Target("ratio", ">=", 0.95, "within 5%")),
+    # 11. deployments (workloads/deploy.py)
+    Figure("deploy.rollback", "deploy", "11 rollback switch: request -> old version serving",
+           "ms", "lower", "p95", "SIGKILL -> replacement serving, same agent",
+           Target("median", "<=", 100.0, "<= 100 ms p50")),
+    Figure("deploy.immediate", "deploy", "11 immediate deployment: request -> new serving",
+           "ms", "lower", "p95", "spawn of the same module -> ready"),
+    Figure("deploy.blue_green", "deploy", "11 blue-green deployment: request -> new serving",
+           "ms", "lower", "p95", "spawn of the same module -> ready"),
     # reference: the supervision library on its own (benchmarks/bench_supervisor.py)
     Figure("sup.spawn", "supervisor", "S supervisor alone: spawn -> child ready", "ms", "lower",
            "p95", "os.fork + pipe"),

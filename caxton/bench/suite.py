@@ -25,6 +25,7 @@ from caxton.bench.report import Report, environment
 from caxton.bench.results import NOT_INSTALLED, SKIPPED, UNAVAILABLE, Measurement, Row
 from caxton.bench.workloads import (
     call,
+    deploy,
     durability,
     guests,
     handle,
@@ -50,6 +51,7 @@ RUNNERS: dict[str, Callable[[Context], Results]] = {
     "durability": durability.run,
     "metrics": metrics.run,  # what metrics cost (issue 16)
     "validation": validation.run,
+    "deploy": deploy.run,  # deployments (issue 13)
     "guests": guests.run,  # Rust and C agents (issue 17)
 }
 
