@@ -36,6 +36,7 @@ from typing import Any
 
 from caxton.deploy.beside import Beside, StartPoint
 from caxton.deploy.model import Deployment, DeploymentState, default_version
+from caxton.deploy.observed import Observed, set_version
 from caxton.errors import (
     AgentNotRunning,
     CaxtonError,
@@ -82,6 +83,7 @@ class Run:
     cancelled: str | None = None
     timer: TimerHandle | None = None
     watch: Callable[[AgentRecord], None] = lambda rec: None
+    observed: Observed | None = None  # metrics, logs and spans (caxton.observe)
 
     def instance_changed(self, rec: AgentRecord) -> None:
         """The agents room's call when a held instance acknowledged or went down."""
@@ -144,6 +146,7 @@ class Deployments:
         dep.to(S.RUNNING, "first instance serving")
         dep.finalised = True
         rec.version = dep.version
+        set_version(self.agents.observe, rec.name, dep.version)
         self._save(dep)
 
     # -- deploy ---------------------------------------------------------------------------
@@ -183,6 +186,7 @@ class Deployments:
                   previous=rec.spec)
         if waiter is not None:
             run.waiters.append(waiter)
+        run.observed = Observed(self.agents.observe, dep)
         self._runs[rec.name] = run
         self._save(dep)
 
@@ -204,6 +208,8 @@ class Deployments:
         seconds = time.monotonic() - run.phase_started
         if failure is None and run.cancelled is not None:
             failure = ValidationFailed(run.cancelled)
+        if run.observed is not None:
+            run.observed.validated(seconds, failure is None)
         if failure is not None:
             dep.report = failure.data.get("report")
             dep.stage("validate", seconds, f"Validation failed: {failure.message}", ok=False)
@@ -339,6 +345,9 @@ class Deployments:
             self._save(previous)
         dep.stage("deploy", time.monotonic() - run.started, "Agent deployed")
         self._save(dep)
+        set_version(self.agents.observe, dep.agent, dep.version)
+        if run.observed is not None:
+            run.observed.end("success")
         for waiter in run.waiters:
             self.outbox.ok(waiter, dep.to_dict())
         run.waiters.clear()
@@ -461,6 +470,8 @@ class Deployments:
         """Bring the previous version back on every switched instance, then close."""
         run.phase, run.phase_started = "rolling_back", time.monotonic()
         run.rollback_reason = reason
+        if run.observed is not None:
+            run.observed.rollback(reason)
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
@@ -544,6 +555,9 @@ class Deployments:
         dep.to(S.ROLLED_BACK, reason)
         for slot in run.slots:
             slot.version = (dep.previous or {}).get("version")
+        set_version(self.agents.observe, dep.agent, (dep.previous or {}).get("version"))
+        if run.observed is not None:
+            run.observed.end("rolled_back")
         previous = self._previous(dep)
         if previous is not None and previous.state == S.DRAINING:
             previous.to(S.RUNNING, f"deployment {dep.id} rolled back")
@@ -589,6 +603,8 @@ class Deployments:
     def _end(self, run: Run, error: CaxtonError) -> None:
         """The deployment is over without going live (or came back out)."""
         run.phase = "done"
+        if run.observed is not None:
+            run.observed.end("failed")
         for waiter in run.waiters:
             self.outbox.error(waiter, error)
         run.waiters.clear()
@@ -670,6 +686,8 @@ class Deployments:
         for rec in self.agents.records():
             active = self.active((rec.primary or rec).name)
             rec.version = active.version if active is not None else None
+            if rec.primary is None:
+                set_version(self.agents.observe, rec.name, rec.version)
         for dep in self.records.values():
             if dep.state != S.RUNNING or dep.finalised or dep.strategy == "initial":
                 continue
