@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -102,12 +103,19 @@ def test_refused_handshakes_cannot_flood_the_node_log(shared_node: SecureNode) -
             sock.disable_monitor()
             monitor.close(0)
             sock.close(0)
-        return "more refusals since the last line" in shared_node.log()[before:]
+        return any(count >= 5 for count in left_out())
+
+    def left_out() -> list[int]:
+        return [int(n) for n in re.findall(r"\((\d+) more refusals since the last line\)",
+                                           shared_node.log()[before:])]
 
     wait_until(refused_once_more, timeout=20, interval=0, what="a refusal line with a count")
     lines = [line for line in shared_node.log()[before:].splitlines()
              if "refused a client key" in line]
-    assert attempts >= 5 and len(lines) <= 3, (attempts, lines)
+    # every refusal is either a line or counted in one; there are few lines
+    assert len(lines) <= 3, lines
+    # (refusals of the tests before may be in the first count)
+    assert attempts <= len(lines) + sum(left_out()) <= attempts + 10
 
 
 def test_a_wrong_node_key_fails_the_handshake_clearly(shared_node: SecureNode,
