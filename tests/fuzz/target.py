@@ -47,6 +47,7 @@ class FuzzTarget:
     raw: zmq.Socket[bytes]
     baseline_rss: int = 0
     examples: int = 0
+    late: int = 0
     replies: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +96,11 @@ class FuzzTarget:
             assert isinstance(reply, list) and len(reply) == 3, reply
             if reply[1] == "event":
                 continue  # a monitor an earlier example registered
+            if request_id is not None and reply[0] != request_id:
+                # an answer to an earlier example whose own exchange took another
+                # reply (one whose request id it could not know): late, not lost
+                self.late += 1
+                continue
             break
         kind, body = reply[1], reply[2]
         assert kind in ("ok", "error"), reply

@@ -62,8 +62,12 @@ def test_a_fault_inside_wasm_stays_a_trap_of_that_message(client):
 def _join_group(pgid: int) -> subprocess.Popen[bytes]:
     """A process in the agent's process group that ignores SIGTERM: only the
     sweep's SIGKILL ends it (a stand-in for whatever an agent process forks)."""
-    return subprocess.Popen(["sh", "-c", "trap '' TERM; exec sleep 600"], process_group=pgid,
-                            stdin=subprocess.DEVNULL)
+    member = subprocess.Popen(["sh", "-c", "trap '' TERM; exec sleep 600"],
+                              process_group=pgid, stdin=subprocess.DEVNULL)
+    # until the shell has set its trap and become `sleep`, a SIGTERM still ends it
+    wait_until(lambda: Path(f"/proc/{member.pid}/comm").read_text().strip() == "sleep",
+               what="the group member to ignore SIGTERM")
+    return member
 
 
 @pytest.mark.timeout(60)
