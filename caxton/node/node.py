@@ -168,8 +168,7 @@ class Node:
         #: requests that wait for the recovery's end (None: not recovering)
         self._held: list[tuple[bytes, bytes, int, Grant | None]] | None = None
         self._recovery: Iterator[tuple[int, int]] = iter(())
-        self.runtime.add_reader(
-            self.socket, self._on_readable if self.gate is None else self._on_readable_keyed)
+        self.runtime.add_reader(self.socket, self._on_readable)
         self.runtime.call_later(TICK_SECONDS, self._tick)
 
     # -- process plumbing ------------------------------------------------------------
@@ -412,12 +411,22 @@ class Node:
         self.runtime.call_later(TICK_SECONDS, self._tick)
 
     def _on_readable(self) -> None:
-        sock = self.socket
+        """Read every request waiting, up to a bound; each is answered within the turn.
+
+        With keys, each request goes with the grant of the key its connection
+        proved it holds: libzmq's User-Id on the frame (see
+        ``caxton.security.gate`` for why never by ROUTER identity).
+        """
+        sock, gate = self.socket, self.gate
         recv, more = sock.recv, sock.getsockopt
         try:
             for _ in range(2000):  # the poll said readable: no need to ask before the first
                 try:
-                    identity = recv(NOBLOCK)
+                    if gate is None:
+                        identity, grant = recv(NOBLOCK), None
+                    else:
+                        proved = recv(NOBLOCK, copy=False)
+                        identity, grant = proved.bytes, gate.grant(proved)
                 except zmq.Again:
                     break
                 # a ROUTER puts the sender's identity before at least one frame
@@ -427,40 +436,13 @@ class Node:
                     recv()
                     extra += 1
                 try:
-                    self._handle_frames(identity, frame, extra)
+                    self._handle_frames(identity, frame, extra, grant)
                 except Exception:  # a bug costs this frame an internal error, never its answer
                     self._answer_bug(identity, frame)
                 if not readable(sock):
                     break
         finally:
             # whatever happened to one frame, the replies of the turn leave
-            self._schedule_flush()
-
-    def _on_readable_keyed(self) -> None:
-        """``_on_readable`` when the node has keys: each request goes with the grant of
-        the key its connection proved it holds (libzmq's User-Id on the frame; see
-        ``caxton.security.gate`` for why never by ROUTER identity)."""
-        sock, gate = self.socket, self.gate
-        assert gate is not None
-        recv, more = sock.recv, sock.getsockopt
-        try:
-            for _ in range(2000):
-                try:
-                    identity = recv(NOBLOCK, copy=False)
-                except zmq.Again:
-                    break
-                frame = recv()
-                extra = 0
-                while more(RCVMORE):
-                    recv()
-                    extra += 1
-                try:
-                    self._handle_frames(identity.bytes, frame, extra, gate.grant(identity))
-                except Exception:  # a bug costs this frame an internal error, never its answer
-                    self._answer_bug(identity.bytes, frame)
-                if not readable(sock):
-                    break
-        finally:
             self._schedule_flush()
 
     def _answer_bug(self, identity: bytes, frame: bytes) -> None:
