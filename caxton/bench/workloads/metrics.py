@@ -12,20 +12,13 @@ is a difference of at most 5 %.
 
 from __future__ import annotations
 
-import os
 import threading
 import urllib.request
-from functools import partial
 
-from caxton.bench.agents import HEALTH_OFF, echo_module
+from caxton.bench import sidebyside
 from caxton.bench.context import Context, Results
-from caxton.bench.plan import PAYLOAD_BYTES, SEND_WINDOW
-from caxton.bench.results import Measurement
-from caxton.bench.stats import median, percentile
-from caxton.bench.timing import US, clock, scaled, time_each
 from caxton.launch import free_loopback_address
 
-AGENT = "echo"
 SCRAPE_SECONDS = 1.0
 
 
@@ -57,41 +50,14 @@ class _Scraper:
 
 
 def run(ctx: Context) -> Results:
-    payload = os.urandom(PAYLOAD_BYTES)
     http = free_loopback_address().removeprefix("tcp://")
-    latencies: dict[str, list[float]] = {"on": [], "off": []}
-    rates: dict[str, list[float]] = {"on": [], "off": []}
-    with ctx.node("metrics-on", extra=("--http", http)) as on_node, \
-            ctx.node("metrics-off", extra=("--metrics", "off")) as off_node, \
-            on_node.client() as on_client, off_node.client() as off_client, \
-            _Scraper(f"http://{http}/metrics") as scraper:
-        clients = {"on": on_client, "off": off_client}
-        for client in clients.values():
-            client.spawn(AGENT, echo_module(), health=HEALTH_OFF,
-                         mailbox=4 * ctx.plan.pipelined)
-            for _ in range(200):
-                client.call(AGENT, payload)
-        for rep in range(ctx.plan.repeats):
-            ctx.say(f"  metrics: repetition {rep + 1}/{ctx.plan.repeats}")
-            # alternate which side goes first, so neither always runs warmer
-            for mode in (("on", "off") if rep % 2 == 0 else ("off", "on")):
-                client = clients[mode]
-                samples, _ = time_each(partial(client.call, AGENT, payload), ctx.plan.calls)
-                latencies[mode] += samples
-                messages = [payload] * ctx.plan.pipelined
-                start = clock()
-                client.send_many(AGENT, messages, window=SEND_WINDOW)
-                client.call(AGENT, b"sync", timeout=120.0)
-                rates[mode].append(len(messages) / (clock() - start))
+    with _Scraper(f"http://{http}/metrics") as scraper:
+        sides = sidebyside.measure(ctx, "metrics", {"on": ("--http", http),
+                                                    "off": ("--metrics", "off")},
+                                   calls=ctx.plan.calls)
         scrapes = scraper.scrapes
-    on, off = scaled(latencies["on"], US), scaled(latencies["off"], US)
+    on, off = sides["on"], sides["off"]
     return {
-        "metrics.call": Measurement(median(on), percentile(on, 99), median(off), len(on),
-                                    {"baseline_p99_us": percentile(off, 99),
-                                     "scrapes": scrapes}),
-        "metrics.pipe": Measurement(median(rates["on"]), None, median(rates["off"]),
-                                    len(rates["on"]),
-                                    {"repetitions": rates["on"],
-                                     "baseline_repetitions": rates["off"],
-                                     "scrapes": scrapes}),
+        "metrics.call": sidebyside.call_row(on, off, scrapes=scrapes),
+        "metrics.pipe": sidebyside.pipe_row(on, off, scrapes=scrapes),
     }
