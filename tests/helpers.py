@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,3 +34,9 @@ def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def needs(present: bool, reason: str) -> pytest.MarkDecorator:
+    """A test module's mark for a tool the machine may lack: skipped on a developer's
+    machine without it, run (and so failing) under ``CI``, where ``.ci/run`` installs it."""
+    return pytest.mark.skipif(not present and not os.environ.get("CI"), reason=reason)

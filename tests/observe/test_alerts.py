@@ -6,13 +6,10 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
-from tests.helpers import ROOT
+from tests.helpers import ROOT, needs
 
 PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None,
-                                reason="Debian's prometheus (promtool) is not installed")
+pytestmark = needs(PROMTOOL is not None, "Debian's prometheus (promtool) is not installed")
 OPS = ROOT / "docs" / "ops"
 
 

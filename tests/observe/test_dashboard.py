@@ -11,12 +11,12 @@ import time
 import pytest
 
 from caxton.wasm import example_path
-from tests.helpers import wait_until
+from tests.helpers import needs, wait_until
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
+pytestmark = needs(
+    CHROMIUM is not None and CHROMEDRIVER is not None,
     reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
 
 

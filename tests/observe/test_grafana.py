@@ -8,10 +8,8 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
 from caxton.observe.metrics import SERIES
-from tests.helpers import ROOT
+from tests.helpers import ROOT, needs
 
 DASHBOARD = ROOT / "docs" / "ops" / "grafana-dashboard.json"
 
@@ -35,7 +33,7 @@ def test_dashboard_queries_use_only_served_series() -> None:
         assert needed in used
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+@needs(shutil.which("promtool") is not None, "promtool is not installed")
 def test_dashboard_queries_parse(tmp_path) -> None:
     exprs = [e.replace("$job", ".*").replace("$agent", ".*") for e in _queries()]
     rules = "groups:\n  - name: dashboard\n    rules:\n" + "".join(

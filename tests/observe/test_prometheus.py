@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from caxton.wasm import example_path
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, needs, wait_until
 
 PROMETHEUS = shutil.which("prometheus")
-pytestmark = pytest.mark.skipif(PROMETHEUS is None,
-                                reason="Debian's prometheus is not installed (.ci/run installs it)")
+pytestmark = needs(PROMETHEUS is not None,
+                   "Debian's prometheus is not installed (.ci/run installs it)")
 
 
 def _query(base: str, expr: str) -> list[dict[str, Any]]:
