@@ -56,7 +56,8 @@ def test_an_unreachable_node_is_a_usage_error_not_a_traceback(capsys):
 def test_scenarios_lists_every_scenario(capsys):
     assert main(["scenarios"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["kill-storm", "hangs", "poison", "bombs", "node-crash", "mixed"]
+    assert names == ["kill-storm", "hangs", "poison", "bombs", "node-crash", "deploy-storm",
+                     "mixed"]
 
 
 @pytest.mark.timeout(30)
