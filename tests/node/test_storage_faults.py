@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import caxton
-from caxton.launch import node_command, child_env, PROJECT_ROOT
+from caxton.launch import PROJECT_ROOT, child_env, node_command
 from caxton.wasm import example_path
 from tests.conftest import NodeProcess
 from tests.helpers import free_port, wait_until
