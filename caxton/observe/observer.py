@@ -237,6 +237,7 @@ class Observer(Hooks):
         for gone in [r for r in self.figures if r.name not in self.registry
                      or self.registry[r.name] is not r]:
             del self.figures[gone]
+        agents = _group_instances(agents)
         deployments = self.deployments
         overview = {
             "node": {"name": self.name, "pid": os.getpid(), "time": time.time(),
@@ -294,3 +295,26 @@ class Observer(Hooks):
             "p99_ms": None if p99 is None else p99 * 1000,
             "policy": spec.policy_kind, "restart": spec.restart,
         }
+
+
+# what adds up over an agent's instances (records ``NAME#k`` beside ``NAME``)
+_SUMMED = ("instances", "restarts", "memory_bytes", "fuel_consumed_total", "violations",
+           "mailbox_depth", "handled", "ok", "errors", "dead_letters", "rate")
+
+
+def _group_instances(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per agent: a scaled agent's instance records fold into its own row, their
+    counters summed and its p99 the worst of theirs."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        base = row["name"].split("#", 1)[0]
+        head = grouped.get(base)
+        if head is None:
+            grouped[base] = dict(row, name=base)
+            continue
+        for key in _SUMMED:
+            head[key] = (head.get(key) or 0) + (row.get(key) or 0)
+        if row.get("p99_ms") is not None:
+            head["p99_ms"] = max(head.get("p99_ms") or 0.0, row["p99_ms"])
+    return list(grouped.values())
+
