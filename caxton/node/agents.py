@@ -40,10 +40,10 @@ from caxton.node.records import AgentRecord, Message, Waiter
 from caxton.node.router import Router
 from caxton.node.spec import AgentSpec
 from caxton.node.status import agent_status
-from caxton.node.store import Store
 from caxton.node.supervision import child_spec_for, supervisor_spec_for
 from caxton.observe.hooks import NULL_HOOKS, Hooks
 from caxton.quotas import Quotas
+from caxton.store.sqlite import Store
 from supervisor import Event, Runtime, Supervisor, SupervisorSpec
 
 log = logging.getLogger("caxton.node")

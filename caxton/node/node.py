@@ -50,13 +50,13 @@ from caxton.node.modules import Modules
 from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord
 from caxton.node.router import Router
-from caxton.node.store import Store
 from caxton.node.validation import Validator
 from caxton.observe import Observing, attach
 from caxton.security.exposure import is_local_only, listen_refusal
 from caxton.security.files import PRIVATE_FILE, make_private, private_socket
 from caxton.security.gate import Gate, Grant
 from caxton.security.keys import KeyFileError
+from caxton.store.sqlite import Store
 from caxton.wasm import ModuleCache
 from caxton.zmqflags import NOBLOCK, RCVMORE, readable
 from supervisor import Runtime, TimerHandle

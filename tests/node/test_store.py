@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from caxton.node.store import Store
+from caxton.store.sqlite import Store
 from caxton.wasm import example_path
 from tests.helpers import wait_until
 
@@ -51,7 +51,7 @@ def test_committed_rows_survive_sigkill_uncommitted_do_not(tmp_path: Path):
 import os, signal, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 from pathlib import Path
-from caxton.node.store import Store
+from caxton.store.sqlite import Store
 store = Store(Path({str(db)!r}))
 store.append_message("a", "", b"committed")
 store.commit()
@@ -144,7 +144,7 @@ def test_checkpoint_runs_only_when_something_new_is_committed_and_nothing_is_pen
 
 
 def test_sqlite_checkpoints_on_its_own_only_past_the_wal_budget(tmp_path: Path):
-    from caxton.node.store import WAL_CHECKPOINT_BYTES
+    from caxton.store.sqlite import WAL_CHECKPOINT_BYTES
 
     store = Store(tmp_path / "db.sqlite")
     page_size = store._db.execute("PRAGMA page_size").fetchone()[0]
