@@ -6,36 +6,18 @@ sends real load and injects real faults; nothing here is simulated.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 import caxton
 from chaos import FAULT_KINDS, RunConfig, plan, run
 from chaos.scenarios import FLOOD, MESSAGE_FAULTS, NODE_CRASH, OVERSIZED, POISON
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.chaos.cli_run import run_passing
 
 
 @pytest.mark.timeout(170)
 def test_a_short_mixed_run_passes(tmp_path):
-    report_path = tmp_path / "report.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "chaos", "run", "--scenario", "mixed", "--seed", "2024",
-         "--duration", "25", "--agents", "3", "--counters", "1", "--report", str(report_path),
-         "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=160)
-    report = json.loads(report_path.read_text())
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.rstrip().endswith("PASS")
-    assert report["verdict"] == "PASS" and report["reasons"] == []
-
+    report = run_passing(tmp_path, "mixed", seed=2024, duration=25, agents=3, counters=1)
     messages = report["messages"]
-    assert messages["lost"] == 0 and messages["duplicated"] == 0
-    assert messages["acknowledged"] > 25 * 1000 * 0.5
     assert messages["via_call"] > 0 and messages["via_send"] > 0
 
     by_kind = report["faults"]["by_kind"]

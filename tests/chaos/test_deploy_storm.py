@@ -3,9 +3,6 @@ of the ledgers under load and kills, and the checker's verdict over all of it.""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +10,7 @@ import pytest
 from chaos import plan
 from chaos.config import RunConfig
 from chaos.scenarios import DEPLOY, KILL, ROLLBACK
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.chaos.cli_run import run_passing
 
 
 def test_the_schedule_deploys_and_rolls_back_ledgers_only() -> None:
@@ -27,19 +23,7 @@ def test_the_schedule_deploys_and_rolls_back_ledgers_only() -> None:
 
 @pytest.mark.timeout(170)
 def test_a_short_deploy_storm_passes(tmp_path: Path) -> None:
-    report_path = tmp_path / "report.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "chaos", "run", "--scenario", "deploy-storm", "--seed", "13",
-         "--duration", "20", "--agents", "2", "--counters", "1", "--report", str(report_path),
-         "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=160)
-    report = json.loads(report_path.read_text())
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.rstrip().endswith("PASS")
-    assert report["verdict"] == "PASS" and report["reasons"] == []
-    messages = report["messages"]
-    assert messages["lost"] == 0 and messages["duplicated"] == 0
-    assert messages["acknowledged"] > 20 * 1000 * 0.5
+    report = run_passing(tmp_path, "deploy-storm", seed=13, duration=20, agents=2, counters=1)
     by_kind = report["faults"]["by_kind"]
     assert by_kind[DEPLOY].get("injected", 0) >= 5
     assert by_kind[ROLLBACK].get("injected", 0) >= 2
