@@ -29,7 +29,7 @@ from caxton.node.agents import Agents
 from caxton.node.frames import Acks, Deliver, Failed, Health, Hello, Probe, Ready, Start
 from caxton.node.router import DISPATCH_WINDOW
 from caxton.node.spec import AgentSpec
-from caxton.store.sqlite import Store
+from caxton.store import Store
 from supervisor import Event, Supervisor, SupervisorError
 
 log = logging.getLogger("caxton.deploy")

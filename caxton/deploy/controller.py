@@ -53,7 +53,7 @@ from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord, Waiter
 from caxton.node.router import Router
 from caxton.node.spec import AgentSpec
-from caxton.store.sqlite import Store
+from caxton.store import Store
 from supervisor import Event, Runtime, SpecError, TimerHandle
 
 log = logging.getLogger("caxton.deploy")

@@ -43,7 +43,7 @@ from caxton.node.status import agent_status
 from caxton.node.supervision import child_spec_for, supervisor_spec_for
 from caxton.observe.hooks import NULL_HOOKS, Hooks
 from caxton.quotas import Quotas
-from caxton.store.sqlite import Store
+from caxton.store import Store
 from supervisor import Event, Runtime, Supervisor, SupervisorSpec
 
 log = logging.getLogger("caxton.node")

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what an acknowledged message survives: the node's process dying"
                              " (default), or the machine losing power too (every commit is"
                              " fsynced)")
+    parser.add_argument("--store", default=None, metavar="URL",
+                        help="keep the store in PostgreSQL (postgresql://...) rather than in"
+                             " SQLite in the data folder (docs/node.md, Store backends)")
     parser.add_argument("--max-agents", type=int, default=None, metavar="N",
                         help="the most agents running at once (default: what the file"
                              " descriptor limit allows)")
@@ -130,7 +133,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
     from caxton.node.spec import Maximums
 
     return NodeConfig(secret_key=args.secret_key, authorized_keys=args.authorized_keys,
-                      insecure=args.insecure, durability=args.durability,
+                      insecure=args.insecure, durability=args.durability, store=args.store,
                       validation_seconds=args.validation_seconds,
                       max_agents=args.max_agents, memory_budget_bytes=args.memory_budget,
                       maximums=Maximums.from_pairs(args.max_limit),

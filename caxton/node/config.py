@@ -22,6 +22,9 @@ class NodeConfig:
     #: what an acknowledged message survives: ``process`` (the node dying) or
     #: ``machine`` (a power cut too: every commit is fsynced); see docs/node.md
     durability: str = "process"
+    #: where the store is: None for SQLite in the data folder (the default), or a
+    #: ``postgresql://`` URL (``--store``; docs/node.md, "Store backends")
+    store: str | None = None
     #: the node's CurveZMQ secret key file (``caxton keys generate``); with
     #: ``authorized_keys``, every client must hold an authorized key (docs/security.md)
     secret_key: str | None = None

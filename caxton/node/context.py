@@ -19,7 +19,7 @@ from caxton.node.modules import Modules
 from caxton.node.outbox import Outbox
 from caxton.node.records import Waiter
 from caxton.node.router import Router
-from caxton.store.sqlite import Store
+from caxton.store import Store
 
 #: a handler's result when the reply comes later, from the router or the agents
 DEFERRED: Any = object()

@@ -27,7 +27,6 @@ import os
 import secrets
 import signal
 import socket
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,7 +55,7 @@ from caxton.security.exposure import is_local_only, listen_refusal
 from caxton.security.files import PRIVATE_FILE, make_private, private_socket
 from caxton.security.gate import Gate, Grant
 from caxton.security.keys import KeyFileError
-from caxton.store.sqlite import Store
+from caxton.store import Store, StoreError, is_url, open_store
 from caxton.wasm import ModuleCache
 from caxton.zmqflags import NOBLOCK, RCVMORE, readable
 from supervisor import Runtime, TimerHandle
@@ -222,6 +221,14 @@ class Node:
         lost (deleted, truncated): starting would silently forget every agent
         and every accepted message, so the node refuses and says so.
         """
+        if self.config.store is not None:  # a server's store: its own checks
+            if not is_url(self.config.store):
+                raise NodeError(f"--store takes a postgresql:// URL, not {self.config.store!r}"
+                                " (the default store is SQLite in the data folder)")
+            try:
+                return open_store(self.config.store, self.config.durability)
+            except StoreError as exc:
+                raise NodeError(str(exc)) from None
         path = self.data_dir / "caxton.db"
         modules = list((self.data_dir / "modules").glob("*.wasm"))
         if modules and (not path.exists() or path.stat().st_size == 0):
@@ -231,9 +238,9 @@ class Node:
                 " the store was lost; restore it from a backup, or move the data folder away"
                 " to start an empty node")
         try:
-            return Store(path, durability=self.config.durability)
-        except (sqlite3.Error, OSError) as exc:
-            raise NodeError(f"cannot open the store {path}: {exc}") from None
+            return open_store(path, self.config.durability)
+        except StoreError as exc:
+            raise NodeError(str(exc)) from None
 
     def _lock_data_dir(self) -> int:
         fd = os.open(self.data_dir / "node.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)

@@ -42,7 +42,7 @@ from caxton.node.lifecycle import State
 from caxton.node.outbox import Outbox
 from caxton.node.records import AgentRecord, Message, Waiter
 from caxton.observe.hooks import NULL_HOOKS, Hooks
-from caxton.store.sqlite import Store, StoredMessage
+from caxton.store import Store, StoredMessage
 from supervisor import SupervisorError
 
 log = logging.getLogger("caxton.node")

@@ -1,4 +1,4 @@
-"""The node's embedded store: SQLite in WAL mode in the data folder.
+"""The embedded store (the default): SQLite in WAL mode in the data folder.
 
 Everything the node must not forget lives here: modules by content hash, agent
 specs and lifecycle state, the message journal, the latest snapshot of each
@@ -28,13 +28,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
 from caxton.errors import StorageUnavailable
+from caxton.store.base import StoredMessage, StoredSnapshot
 
 log = logging.getLogger("caxton.node")
 
@@ -118,26 +118,6 @@ _APPEND = "INSERT INTO messages (id, agent, sender, payload) VALUES (?, ?, ?, ?)
 _MARK_HANDLED = "UPDATE messages SET handled = 1 WHERE id = ?"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A journaled message as the store gives it back (recovery, replay, dead letters)."""
-
-    id: int
-    sender: str
-    payload: bytes
-    attempts: int
-    reasons: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSnapshot:
-    """An agent's latest snapshot: its state after message ``last_message_id``."""
-
-    state: bytes
-    last_message_id: int
-    created: float
-
-
 def _pack(value: Any) -> bytes:
     packed: bytes = msgpack.packb(value, use_bin_type=True)
     return packed
@@ -158,8 +138,8 @@ WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
 WAL_KEEP_BYTES = 4 * 1024 * 1024
 
 
-class Store:
-    """The node's durable state in one SQLite file; only the node's loop uses it.
+class SQLiteStore:
+    """The node's durable state in one SQLite file (``caxton.store.base.Store``).
 
     Owns the connection and the write-behind buffers. Promises that what the
     node wrote before a ``commit`` returned survives the node's process dying;
@@ -521,7 +501,6 @@ class Store:
         return [
             {"time": t, "kind": k, "from": f, "to": s, "reason": r} for t, k, f, s, r in rows
         ]
-
 
     # -- deployments (caxton.deploy) ----------------------------------------------------
 

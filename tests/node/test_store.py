@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from caxton.store.sqlite import Store
+from caxton.store.sqlite import SQLiteStore as Store
 from caxton.wasm import example_path
 from tests.helpers import wait_until
 
@@ -51,7 +51,7 @@ def test_committed_rows_survive_sigkill_uncommitted_do_not(tmp_path: Path):
 import os, signal, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 from pathlib import Path
-from caxton.store.sqlite import Store
+from caxton.store.sqlite import SQLiteStore as Store
 store = Store(Path({str(db)!r}))
 store.append_message("a", "", b"committed")
 store.commit()
