@@ -32,7 +32,11 @@ def open_store(where: str | Path, durability: str = "process") -> Store:
     if durability not in DURABILITIES:
         raise StoreError(f"durability must be one of {', '.join(DURABILITIES)}")
     if is_url(where):
-        from caxton.store.postgres import open_postgres
+        try:
+            from caxton.store.postgres import open_postgres
+        except ImportError:
+            raise StoreError("the PostgreSQL store needs psycopg: "
+                             "pip install 'caxton[postgres]'") from None
 
         return open_postgres(str(where), durability=durability)
     from caxton.store.sqlite import SQLiteStore
