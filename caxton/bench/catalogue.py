@@ -142,6 +142,12 @@ FIGURES: tuple[Figure, ...] = (
            "ms", "lower", "p95", "spawn of the same module -> ready"),
     Figure("deploy.blue_green", "deploy", "11 blue-green deployment: request -> new serving",
            "ms", "lower", "p95", "spawn of the same module -> ready"),
+    # 12. the store in PostgreSQL (workloads/store.py)
+    Figure("store.pipe.postgres", "store", "12 send_many -> 1 agent, --store postgresql",
+           "msg/s", "higher", None, "SQLite store, same run",
+           Target("ratio", ">=", 0.25, "within 4x of SQLite")),
+    Figure("store.call.postgres", "store", "12 call round trip, --store postgresql", "us",
+           "lower", "p99", "SQLite store, same run"),
     # reference: the supervision library on its own (benchmarks/bench_supervisor.py)
     Figure("sup.spawn", "supervisor", "S supervisor alone: spawn -> child ready", "ms", "lower",
            "p95", "os.fork + pipe"),

@@ -35,6 +35,7 @@ from caxton.bench.workloads import (
     pipeline,
     restart,
     spawn,
+    store,
     supervisor,
     validation,
 )
@@ -53,6 +54,7 @@ RUNNERS: dict[str, Callable[[Context], Results]] = {
     "validation": validation.run,
     "deploy": deploy.run,  # deployments (issue 13)
     "guests": guests.run,  # Rust and C agents (issue 17)
+    "store": store.run,  # journal throughput on PostgreSQL beside SQLite (issue 15)
 }
 
 

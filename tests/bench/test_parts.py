@@ -68,7 +68,8 @@ def test_every_row_has_a_benchmark_and_a_unique_key() -> None:
     assert len(keys) == len(set(keys))
     assert set(BENCHMARKS) == {"spawn", "kill", "call", "pipeline", "handle", "memory",
                                "restart", "supervisor", "guests",
-                               "durability", "validation", "metrics", "deploy"}
+                               "durability", "validation", "metrics", "deploy",
+                               "store"}
     for figure in FIGURES:
         if figure.ray:
             assert figure.target is not None and figure.target.on == "ratio"
