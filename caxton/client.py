@@ -13,7 +13,7 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -491,7 +491,10 @@ class Client:
     def deploy(self, name: str, module: ModuleSource, *, strategy: str = "immediate",
                version: str | None = None, batch_size: int = 1, warm_up: float | None = None,
                keep_previous: float = 300.0, vectors: Any = None, wait: bool = True,
-               timeout: float = 120.0) -> Deployment:
+               timeout: float = 120.0, stages: Sequence[tuple[float, float]] | None = None,
+               rollback_on: dict[str, float] | None = None,
+               analysis_interval: float | None = None,
+               min_samples: int | None = None) -> Deployment:
         """Put a new version of an agent live: validated, warmed up, switched, state kept.
 
         ``strategy``: ``immediate``, ``rolling`` (``batch_size`` instances at a time) or
@@ -500,19 +503,31 @@ class Client:
         warm-up (e.g. its restore refuses the old state) is rolled back and raises
         ``DeploymentFailed``. Without, it returns the deployment as it starts
         (``deployment(id)`` follows it).
+
+        ``canary``: ``stages`` of ``(percent, seconds)`` (ADR-0008's 5/25/50/100 % by
+        default), ``rollback_on`` thresholds (``error_rate``, ``p99_latency_ms``,
+        ``restarts``), ``analysis_interval`` seconds and ``min_samples``; with
+        ``wait`` it returns once the canary ended, promoted (``running``) or
+        ``rolled_back`` with ``reason`` ``error_rate``, ``latency``, ``restarts``
+        or ``manual`` (``docs/deployments.md``).
         """
         arguments: dict[str, Any] = {
             "name": name, "module": read_module_source(module), "strategy": strategy,
             "batch_size": batch_size, "keep_previous": keep_previous, "wait": wait}
-        for key, value in (("version", version), ("warm_up", warm_up), ("vectors", vectors)):
+        if stages is not None:
+            arguments["stages"] = [list(stage) for stage in stages]
+        for key, value in (("version", version), ("warm_up", warm_up), ("vectors", vectors),
+                           ("rollback_on", rollback_on),
+                           ("analysis_interval", analysis_interval),
+                           ("min_samples", min_samples)):
             if value is not None:
                 arguments[key] = value
         return Deployment.from_dict(self._request("deploy", arguments, timeout))
 
     def hot_reload(self, name: str, module: ModuleSource, *, strategy: str = "graceful",
                    **options: Any) -> Deployment:
-        """``deploy`` under the lifecycle guide's names: ``graceful`` is blue-green;
-        ``traffic_splitting`` and ``parallel`` are refused until canary deployments exist."""
+        """``deploy`` under the lifecycle guide's names: ``graceful`` is blue-green,
+        ``traffic_splitting`` is canary; ``parallel`` (shadow) is refused until it exists."""
         return self.deploy(name, module, strategy=strategy, **options)
 
     def deployments(self, name: str) -> list[Deployment]:
@@ -521,6 +536,16 @@ class Client:
 
     def deployment(self, deployment_id: int) -> Deployment:
         return Deployment.from_dict(self._request("deployment", {"id": deployment_id}))
+
+    def promote(self, deployment_id: int, to_full: bool = False) -> Deployment:
+        """A canary's next stage now (or straight to 100 % with ``to_full``)."""
+        return Deployment.from_dict(self._request("promote", {"id": deployment_id,
+                                                              "to_full": to_full}))
+
+    def abort(self, deployment_id: int, timeout: float = 60.0) -> Deployment:
+        """Roll a canary back now (reason ``manual``); returns once the baseline serves
+        alone."""
+        return Deployment.from_dict(self._request("abort", {"id": deployment_id}, timeout))
 
     def rollback(self, name_or_id: str | int, timeout: float = 60.0) -> Deployment:
         """Bring back the previous version of an agent (by name: its latest deployment; or

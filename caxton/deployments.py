@@ -41,6 +41,10 @@ class Deployment:
     events: list[dict[str, Any]] = field(default_factory=list)
     stages: list[dict[str, Any]] = field(default_factory=list)
     instances: dict[str, bool] = field(default_factory=dict)
+    #: a canary's plan and verdicts (``stages``, ``stage``, ``percent``, ``verdicts``)
+    canary: dict[str, Any] | None = None
+    #: progress lines, in order: {"time", "kind", "text", "ok", ...}
+    progress: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def live(self) -> bool:

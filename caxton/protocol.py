@@ -86,6 +86,8 @@ OPERATIONS = frozenset(
         "snapshot",
         "dead_letters",
         "deploy",
+        "promote",
+        "abort",
         "rollback",
         "deployments",
         "deployment",

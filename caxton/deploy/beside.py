@@ -72,6 +72,8 @@ class Beside:
         self.deaths = 0
         self.last_failure = ""
         self.is_kept = False    # a previous instance kept warm, not a new one warming up
+        #: serving a canary's share: its acks go here, and any exit fails it
+        self.on_acks: Callable[[list[frames.Ack], list[int]], None] | None = None
 
     # -- its life -----------------------------------------------------------------------
 
@@ -106,6 +108,10 @@ class Beside:
 
     # -- what its process says ----------------------------------------------------------------
 
+    def send(self, frame: frames.NodeFrame) -> None:
+        """A frame for the process (dropped if it is down: a canary then rolls back)."""
+        self._send(frame)
+
     def _send(self, frame: frames.NodeFrame) -> None:
         if self.supervisor is not None:
             with contextlib.suppress(SupervisorError):
@@ -135,7 +141,10 @@ class Beside:
                     self.on_warm(self)
             case Failed(_message_id, reason, text):
                 self.last_failure = f"{reason}: {text}" if text else reason
-            case Acks() | _:
+            case Acks(acks, stats):
+                if self.on_acks is not None:
+                    self.on_acks(acks, stats)
+            case _:
                 pass
 
     def _start(self, has_snapshot: bool) -> None:
@@ -176,6 +185,10 @@ class Beside:
 
     def on_event(self, event: Event) -> None:
         """Supervision's events about this process (before it is adopted)."""
+        if self.on_acks is not None:  # a canary serving live traffic: no second chance
+            if event.kind in ("exited", "gave_up", "intensity_exceeded", "start_failed"):
+                self._fail(f"canary process went down: {event.reason or event.kind}")
+            return
         if self.is_kept:  # a kept instance that dies is no longer the state it kept
             if event.kind in ("exited", "gave_up", "intensity_exceeded", "start_failed"):
                 self._fail(f"previous instance went down: {event.reason or event.kind}")

@@ -37,6 +37,7 @@ from typing import Any
 from caxton.deploy.beside import Beside, StartPoint
 from caxton.deploy.model import Deployment, DeploymentState, default_version
 from caxton.deploy.observed import Observed, set_version
+from caxton.deploy.stages import Canaries
 from caxton.errors import (
     AgentNotRunning,
     CaxtonError,
@@ -84,6 +85,8 @@ class Run:
     timer: TimerHandle | None = None
     watch: Callable[[AgentRecord], None] = lambda rec: None
     observed: Observed | None = None  # metrics, logs and spans (caxton.observe)
+    canary_split: Any = None  # the canary's Split, shared by its lanes
+    stage_started: float = 0.0
 
     def instance_changed(self, rec: AgentRecord) -> None:
         """The agents room's call when a held instance acknowledged or went down."""
@@ -106,6 +109,7 @@ class Deployments:
         self._runs: dict[str, Run] = {}
         self._besides: dict[str, Beside] = {}
         self._next_id = 1
+        self.canaries = Canaries(self)
         runtime.subscribe(self._on_event)
 
     # -- records ----------------------------------------------------------------------
@@ -153,7 +157,7 @@ class Deployments:
 
     def deploy(self, rec: AgentRecord, wasm: bytes, *, version: str | None, strategy: str,
                batch_size: int, warm_up: float | None, keep_previous: float, vectors: Any,
-               waiter: Waiter | None) -> Deployment:
+               waiter: Waiter | None, canary: dict[str, Any] | None = None) -> Deployment:
         """Start a deployment; ``waiter`` (if any) hears once it is live or has failed."""
         if rec.lifecycle.state is not State.RUNNING:
             raise AgentNotRunning(f"agent {rec.name!r} is {rec.lifecycle.state}; only a running"
@@ -182,6 +186,7 @@ class Deployments:
                       "version": rec.version or default_version(rec.spec.module_sha256),
                       "sha256": rec.spec.module_sha256})
         dep.instances = {s.name: False for s in slots}
+        dep.canary = canary
         run = Run(dep=dep, slots=slots, target=replace(rec.spec, module_sha256=sha256),
                   previous=rec.spec)
         if waiter is not None:
@@ -259,6 +264,9 @@ class Deployments:
             self._besides[green.supervisor_id] = green
 
     def _warm(self, run: Run) -> None:
+        if run.dep.strategy == "canary":
+            self.canaries.warm(run)
+            return
         if run.phase not in ("warming", "switching"):
             return
         slots = run.batches[run.batch]
@@ -460,11 +468,43 @@ class Deployments:
         if run.phase == "validating":
             run.cancelled = "rolled back by request during validation"
             return dep
-        if run.phase in ("warming", "switching"):
+        if run.phase in ("canary", "barrier"):
+            self.canaries.roll_back(run, "manual")
+        elif run.phase in ("warming", "switching"):
             self._abort(run, "rolled back by request")
         else:
             self._roll_back(run, "rolled back by request")
         return dep
+
+    def _canary_run(self, deployment_id: Any) -> Run:
+        dep = self.get(deployment_id)
+        run = self._runs.get(dep.agent)
+        if run is None or run.dep is not dep or dep.strategy != "canary" or run.phase not in (
+                "warming", "switching", "canary", "barrier", "validating"):
+            raise InvalidRequest(f"deployment {dep.id} is not a canary in progress (it is "
+                                 f"{dep.state})", deployment=dep.id)
+        return run
+
+    def promote(self, deployment_id: Any, to_full: bool) -> Deployment:
+        """A canary's next stage now (or 100 %), whatever the analysis says."""
+        run = self._canary_run(deployment_id)
+        if run.phase != "canary":
+            raise InvalidRequest(f"deployment {run.dep.id} is {run.phase}; promote it once its"
+                                 " canary serves", deployment=run.dep.id)
+        self.canaries.promote(run, to_full=to_full)
+        return run.dep
+
+    def abort(self, deployment_id: Any, waiter: Waiter) -> Deployment:
+        """A canary back out now, reason ``manual``; ``waiter`` hears once it is."""
+        run = self._canary_run(deployment_id)
+        run.rollback_waiters.append(waiter)
+        if run.phase == "validating":
+            run.cancelled = "aborted by request during validation"
+        elif run.phase == "warming":
+            self._abort(run, "manual")
+        else:
+            self.canaries.roll_back(run, "manual")
+        return run.dep
 
     def _roll_back(self, run: Run, reason: str) -> None:
         """Bring the previous version back on every switched instance, then close."""
@@ -642,6 +682,9 @@ class Deployments:
         for beside in [*run.greens.values(), *run.kept.values(), *run.back.values()]:
             self._besides.pop(beside.supervisor_id, None)
             beside.stop()
+        for slot in run.slots:
+            if slot.canary is not None:
+                slot.canary.detach()
         run.phase = "done"
 
     # -- a node restarted on the same data folder ------------------------------------------

@@ -48,10 +48,9 @@ TRANSITIONS: dict[DeploymentState, frozenset[DeploymentState]] = {
 FINAL = frozenset({S.FAILED, S.ROLLED_BACK, S.RETIRED})
 
 #: the strategies built here
-STRATEGIES = ("immediate", "rolling", "blue_green")
-#: strategies the canary issue brings; refused until then, with this reason
+STRATEGIES = ("immediate", "rolling", "blue_green", "canary")
+#: strategies not built yet; refused with this reason
 LATER = {
-    "canary": "canary deployments (traffic splitting) are not available yet",
     "shadow": "shadow deployments (parallel, then switch) are not available yet",
 }
 #: the lifecycle guide's hot-reload names -> strategies
@@ -70,10 +69,10 @@ def parse_strategy(value: Any) -> str:
         if name in STRATEGIES:
             return name
     if name in LATER:
-        raise InvalidRequest(f"strategy {value!r}: {LATER[name]}; use immediate, rolling or "
-                             "blue-green", field="strategy")
-    raise InvalidRequest(f"unknown strategy {value[:40]!r}: use immediate, rolling or blue-green",
-                         field="strategy")
+        raise InvalidRequest(f"strategy {value!r}: {LATER[name]}; use immediate, rolling, "
+                             "blue-green or canary", field="strategy")
+    raise InvalidRequest(f"unknown strategy {value[:40]!r}: use immediate, rolling, blue-green"
+                         " or canary", field="strategy")
 
 
 def default_version(sha256: str) -> str:
@@ -111,6 +110,11 @@ class Deployment:
     stages: list[dict[str, Any]] = field(default_factory=list)
     #: instance name -> whether it runs this version now
     instances: dict[str, bool] = field(default_factory=dict)
+    #: a canary's plan and analysis: {"stages", "stage", "percent", "rollback_on",
+    #: "analysis_interval", "min_samples", "verdicts"} (caxton.deploy.canary)
+    canary: dict[str, Any] | None = None
+    #: what a person follows, in order: {"time", "kind", "text", "ok", ...}
+    progress: list[dict[str, Any]] = field(default_factory=list)
 
     def to(self, target: DeploymentState, reason: str = "") -> None:
         current = DeploymentState(self.state)
@@ -126,6 +130,11 @@ class Deployment:
 
     def stage(self, name: str, seconds: float, text: str, *, ok: bool = True) -> None:
         self.stages.append({"name": name, "seconds": round(seconds, 6), "text": text, "ok": ok})
+        self.say(name, text, ok=ok, seconds=round(seconds, 6))
+
+    def say(self, kind: str, text: str, *, ok: bool = True, **more: Any) -> None:
+        """One progress line (``caxton deploy`` prints them as they come)."""
+        self.progress.append({"time": time.time(), "kind": kind, "text": text, "ok": ok, **more})
 
     @property
     def final(self) -> bool:

@@ -19,7 +19,13 @@ _REASONS = (("by request", "requested"), ("restarted", "node_restarted"),
             ("restore", "restore_failed"), ("cannot", "start_failed"))
 
 
+#: a canary's rollback reasons are labels already
+CANARY_REASONS = frozenset({"error_rate", "latency", "restarts", "manual"})
+
+
 def rollback_reason(text: str) -> str:
+    if text in CANARY_REASONS:
+        return text
     for needle, label in _REASONS:
         if needle in text:
             return label

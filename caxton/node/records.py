@@ -85,6 +85,7 @@ class AgentRecord:
     # deployments (caxton.deploy)
     held: bool = False              # the router hands the instance nothing (a switch is due)
     journal_pinned: bool = False    # snapshots keep the journal: a rollback may replay it
+    canary: Any = None              # a canary lane sharing its traffic (caxton.deploy.canary)
     deploy: Any = None              # the switch watching this instance, told of its frames
     version: str | None = None      # the label of the version it runs (status shows it)
     # instances (caxton.node.instances)

@@ -107,12 +107,14 @@ class Router:
                               f"(mailbox bound {rec.spec.mailbox})", bound=rec.spec.mailbox)
 
     def accept(self, rec: AgentRecord, sender: str, payload: bytes,
-               caller: Waiter | None = None) -> int:
+               caller: Waiter | None = None, key: Any = None) -> int:
         message_id = self.store.append_message(rec.name, sender, payload)
         rec.mailbox.append(Message(message_id, sender, payload))
         self.accepted = True
         if caller is not None:
             rec.callers[message_id] = caller
+        if rec.canary is not None:  # a canary splits by key (caxton.deploy.canary)
+            rec.canary.accepted(message_id, key)
         if rec.in_flight:
             self.dirty.add(rec)  # busy: batch what arrives this turn
         else:
@@ -126,6 +128,9 @@ class Router:
 
     def dispatch(self, rec: AgentRecord) -> None:
         if not rec.serving or rec.held or not rec.mailbox or rec.supervisor is None:
+            return
+        if rec.canary is not None:
+            rec.canary.dispatch(DISPATCH_WINDOW, DISPATCH_BYTES)
             return
         room = DISPATCH_WINDOW - len(rec.in_flight)
         if not rec.in_flight:
@@ -239,14 +244,29 @@ class Router:
     # -- what the instance says ----------------------------------------------------
 
     def on_acks(self, rec: AgentRecord, acks: list[frames.Ack], stats: list[int]) -> None:
+        if rec.canary is not None:
+            rec.canary.baseline_acked(self.complete(rec, acks, rec.in_flight), acks, stats)
+        else:
+            self.complete(rec, acks, rec.in_flight)
+        rec.memory_bytes, rec.fuel_consumed = stats[0], stats[1]
+        if len(stats) >= 4 and (stats[2] or stats[3]):
+            rec.logs_dropped += stats[2]
+            rec.sends_over_quota += stats[3]
+            rec.violations += stats[2] + stats[3]
+
+    def complete(self, rec: AgentRecord, acks: list[frames.Ack],
+                 in_flight: dict[int, Message]) -> list[Message]:
+        """Messages of ``in_flight`` acknowledged: outputs delivered once, reply answered,
+        journal marked handled. Returns them (a canary replays them on the other side)."""
         handled: list[int] = []
-        in_flight = rec.in_flight
+        done: list[Message] = []
         for message_id, status, text, reply, sends, _fuel in acks:
             message = in_flight.pop(message_id, None)
             if message is None:
                 continue  # a replayed message: its outputs were already delivered once
             rec.in_flight_bytes -= len(message.payload)
             handled.append(message_id)
+            done.append(message)
             rec.handled += 1
             if status != "ok":
                 rec.failed += 1
@@ -267,11 +287,7 @@ class Router:
             every = rec.spec.snapshot_every.get("messages", 0)
             if every and rec.since_snapshot >= every:
                 self.request_snapshot(rec)
-        rec.memory_bytes, rec.fuel_consumed = stats[0], stats[1]
-        if len(stats) >= 4 and (stats[2] or stats[3]):
-            rec.logs_dropped += stats[2]
-            rec.sends_over_quota += stats[3]
-            rec.violations += stats[2] + stats[3]
+        return done
 
     def _forward(self, rec: AgentRecord, target: str, payload: bytes) -> None:
         """Journal a message one agent sent another, or dead-letter it with the reason."""
@@ -360,7 +376,8 @@ class Router:
                 rec.supervisor.send(rec.name, frames.encode(Probe()))
 
     def request_snapshot(self, rec: AgentRecord) -> None:
-        if rec.snapshot_pending or not rec.serving or rec.supervisor is None:
+        if rec.snapshot_pending or not rec.serving or rec.supervisor is None \
+                or rec.canary is not None:  # no snapshot can cover both versions' share
             return
         rec.snapshot_pending = True
         try:
@@ -371,7 +388,9 @@ class Router:
     def on_snapshot(self, rec: AgentRecord, last_message_id: int, state: bytes | None) -> None:
         rec.snapshot_pending = False
         rec.last_snapshot_at = time.monotonic()
-        if state is not None:
+        if rec.canary is not None:
+            pass  # asked before the canary began: it may not cover the canary's share
+        elif state is not None:
             self.store.save_snapshot(rec.name, state, last_message_id,
                                      cut=not rec.journal_pinned)
         elif not rec.journal_pinned:

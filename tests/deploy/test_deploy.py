@@ -121,12 +121,17 @@ def test_a_module_that_fails_validation_never_goes_live(client: caxton.Client) -
 
 def test_refusals_are_one_line(client: caxton.Client) -> None:
     client.spawn("c", counter("v1"))
-    for strategy, word in (("traffic_splitting", "canary"), ("parallel", "shadow"),
-                           ("canary", "canary"), ("sideways", "unknown strategy")):
+    for strategy, word in (("parallel", "shadow"), ("sideways", "unknown strategy")):
         with pytest.raises(caxton.InvalidRequest, match=word):
             client.deploy("c", counter("v2"), strategy=strategy)
-    with pytest.raises(caxton.InvalidRequest, match="canary deployments"):
-        client.hot_reload("c", counter("v2"), strategy="traffic_splitting")
+    with pytest.raises(caxton.InvalidRequest, match="shadow deployments"):
+        client.hot_reload("c", counter("v2"), strategy="parallel")
+    for options, word in (({"stages": [(25, 1), (5, 1)]}, "must rise"),
+                          ({"stages": [(5, -1)]}, "seconds"),
+                          ({"rollback_on": {"errors": 1}}, "unknown threshold"),
+                          ({"min_samples": 0}, "min_samples")):
+        with pytest.raises(caxton.InvalidRequest, match=word):
+            client.deploy("c", counter("v2"), strategy="canary", **options)
     with pytest.raises(caxton.InvalidRequest, match="already runs"):
         client.deploy("c", counter("v1"))
     with pytest.raises(caxton.InvalidRequest, match="batch_size"):

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from caxton.deploy.model import parse_strategy
+from caxton.deploy.plan import canary_plan
 from caxton.errors import InvalidRequest
 from caxton.node.context import DEFERRED, Handler, NodeContext
 from caxton.node.records import Waiter
@@ -66,12 +67,25 @@ def deploy(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     wait = arguments.get("wait", True)
     if not isinstance(wait, bool):
         raise InvalidRequest("wait must be true or false", field="wait")
+    plan = canary_plan(arguments) if strategy == "canary" else None
     dep = ctx.deploys.deploy(
         rec, wasm, version=version.strip() if isinstance(version, str) else None,
         strategy=strategy, batch_size=batch_size, warm_up=warm_up,
         keep_previous=300.0 if keep_previous is None else keep_previous,
-        vectors=arguments.get("vectors"), waiter=waiter if wait else None)
+        vectors=arguments.get("vectors"), waiter=waiter if wait else None, canary=plan)
     return DEFERRED if wait else dep.to_dict()
+
+
+def promote(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    to_full = arguments.get("to_full", False)
+    if not isinstance(to_full, bool):
+        raise InvalidRequest("to_full must be true or false", field="to_full")
+    return ctx.deploys.promote(arguments.get("id"), to_full).to_dict()
+
+
+def abort(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
+    ctx.deploys.abort(arguments.get("id"), waiter)
+    return DEFERRED
 
 
 def deployments(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
@@ -101,6 +115,8 @@ def rollback(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any
 
 OPERATIONS: dict[str, Handler] = {
     "deploy": deploy,
+    "promote": promote,
+    "abort": abort,
     "rollback": rollback,
     "deployments": deployments,
     "deployment": deployment,

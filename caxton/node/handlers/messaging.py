@@ -33,7 +33,7 @@ def call(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     rec = _instance(ctx, arguments)
     payload = _payload(arguments)
     ctx.router.check_accepts(rec, payload)
-    ctx.router.accept(rec, EXTERNAL, payload, caller=waiter)
+    ctx.router.accept(rec, EXTERNAL, payload, caller=waiter, key=arguments.get("key"))
     return DEFERRED
 
 
@@ -41,7 +41,7 @@ def send(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     rec = _instance(ctx, arguments)
     payload = _payload(arguments)
     ctx.router.check_accepts(rec, payload)
-    return ctx.router.accept(rec, EXTERNAL, payload)
+    return ctx.router.accept(rec, EXTERNAL, payload, key=arguments.get("key"))
 
 
 def send_batch(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
@@ -56,7 +56,8 @@ def send_batch(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> A
     if rec.depth + len(payloads) > rec.spec.mailbox:
         raise MailboxFull(f"agent {rec.name!r} has room for {rec.spec.mailbox - rec.depth}"
                           f" of {len(payloads)} messages", bound=rec.spec.mailbox)
-    return [ctx.router.accept(rec, EXTERNAL, payload) for payload in payloads]
+    key = arguments.get("key")
+    return [ctx.router.accept(rec, EXTERNAL, payload, key=key) for payload in payloads]
 
 
 def dead_letters(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
