@@ -28,6 +28,7 @@ import psycopg
 from caxton.errors import StorageUnavailable
 from caxton.store.base import DURABILITIES, StoredMessage, StoredSnapshot, StoreError
 from caxton.store.sqlite import _pack, _unpack
+from caxton.store.writelog import WriteLog
 
 log = logging.getLogger("caxton.node")
 
@@ -110,8 +111,6 @@ DURABILITY = {"process": "on", "machine": "remote_apply"}
 #: how long opening (or reopening, on a retry) a connection may take
 CONNECT_SECONDS = 5
 
-_APPEND = "INSERT INTO messages (id, agent, sender, payload) VALUES (%s, %s, %s, %s)"
-_MARK_HANDLED = "UPDATE messages SET handled = 1 WHERE id = %s"
 _MESSAGE_COLUMNS = "SELECT id, sender, payload, attempts, reasons FROM messages"
 
 
@@ -137,8 +136,13 @@ def _redacted(url: str) -> str:
     return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
-class PostgresStore:
+class PostgresStore(WriteLog):
     """The node's durable state in a PostgreSQL database (``caxton.store.base.Store``)."""
+
+    ERRORS = (psycopg.Error,)
+    APPEND_SQL = "INSERT INTO messages (id, agent, sender, payload) VALUES (%s, %s, %s, %s)"
+    MARK_HANDLED_SQL = "UPDATE messages SET handled = 1 WHERE id = %s"
+    _db: psycopg.Connection[Any]
 
     def __init__(self, url: str, *, durability: str = "process") -> None:
         if durability not in DURABILITIES:
@@ -153,15 +157,7 @@ class PostgresStore:
         except BaseException:
             self._db.close()
             raise
-        self._in_transaction = False
-        self.commits = 0
-        self._appended: list[tuple[int, str, str, bytes]] = []
-        self._handled: list[tuple[int]] = []
-        #: writes since the last successful commit, in order: (sql, params, many)
-        self._log: list[tuple[str, Any, bool]] = []
-        self.fault: str | None = None
-        self.fault_since: float | None = None
-        self.durable_through = self._next_id - 1
+        self._start_log(self._next_id)
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS,
@@ -178,12 +174,7 @@ class PostgresStore:
             " coalesce((SELECT value FROM meta WHERE key = 'id_floor'), 0))").fetchone()
         return int(row[0]) if row is not None else 0
 
-    # -- transactions: one per loop turn (the same scheme as the SQLite store) ---------
-
-    def _begin(self) -> None:
-        if not self._in_transaction:
-            self._db.execute("BEGIN")
-            self._in_transaction = True
+    # -- transactions: one per loop turn (``caxton.store.writelog``) -------------
 
     def _run(self, sql: str, params: Any, many: bool) -> None:
         if many:
@@ -192,104 +183,36 @@ class PostgresStore:
         else:
             self._db.execute(sql, params)
 
-    def _apply(self, sql: str, params: Any, many: bool) -> None:
-        self._log.append((sql, params, many))
-        if self.fault is not None:
-            return  # unwritten: the next retry applies it, in order
-        try:
-            self._begin()
-            self._run(sql, params, many)
-        except psycopg.Error as exc:
-            self._fail(exc)
-
-    def _fail(self, exc: psycopg.Error) -> None:
+    def _rollback(self) -> None:
         with contextlib.suppress(psycopg.Error):
             if not self._db.closed:
                 self._db.execute("ROLLBACK")
-        self._in_transaction = False
-        if self.fault is None:
-            self.fault_since = time.time()
-        self.fault = _one_line(exc)
-        log.error("store: %s; accepting nothing until a write succeeds (%d writes kept)",
-                  self.fault, len(self._log))
 
-    def _write_behind(self) -> None:
-        if self._appended:
-            appended, self._appended = self._appended, []
-            self._apply(_APPEND, appended, True)
-        if self._handled:
-            handled, self._handled = self._handled, []
-            self._apply(_MARK_HANDLED, handled, True)
+    def _reconnect(self) -> None:
+        """A lost connection (the server restarted) is opened again before a retry."""
+        if self._db.closed or self._db.broken:
+            with contextlib.suppress(psycopg.Error):
+                self._db.close()
+            self._db = self._connect()
 
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> None:
-        self._write_behind()
-        self._apply(sql, tuple(params), False)
+    def _describe(self, exc: Exception) -> str:
+        return _one_line(exc)
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        self._write_behind()
-        if self.fault is None:
-            try:
-                return self._db.execute(sql, tuple(params)).fetchall()
-            except psycopg.Error as exc:
-                self._fail(exc)
+        self._refuse_reads()
+        try:
+            return self._db.execute(sql, tuple(params)).fetchall()
+        except psycopg.Error as exc:
+            self._fail(exc)
         raise StorageUnavailable(f"the node cannot write its store: {self.fault}",
                                  fault=self.fault)
-
-    @property
-    def dirty(self) -> bool:
-        return self._in_transaction or bool(self._appended or self._handled)
-
-    def commit(self) -> bool:
-        """Make everything written so far durable; False if the store is (still) faulted."""
-        self._write_behind()
-        if self.fault is not None:
-            return self._retry()
-        if self._in_transaction:
-            try:
-                self._db.execute("COMMIT")
-            except psycopg.Error as exc:
-                self._fail(exc)
-                return False
-            self._in_transaction = False
-            self.commits += 1
-        self._log.clear()
-        self.durable_through = self._next_id - 1
-        return True
-
-    def _retry(self) -> bool:
-        """Reconnect if the connection was lost, then replay the log in one transaction."""
-        try:
-            if self._db.closed or self._db.broken:
-                with contextlib.suppress(psycopg.Error):
-                    self._db.close()
-                self._db = self._connect()
-            self._db.execute("BEGIN")
-            for sql, params, many in self._log:
-                self._run(sql, params, many)
-            self._db.execute("COMMIT")
-        except psycopg.Error as exc:
-            with contextlib.suppress(psycopg.Error):
-                if not self._db.closed:
-                    self._db.execute("ROLLBACK")
-            self.fault = _one_line(exc)
-            return False
-        log.warning("store: writes succeed again after %.1fs (%d writes applied)",
-                    time.time() - (self.fault_since or time.time()), len(self._log))
-        self.fault = None
-        self.fault_since = None
-        self._log.clear()
-        self.commits += 1
-        self.durable_through = self._next_id - 1
-        return True
 
     def checkpoint(self) -> bool:
         """Nothing to do: the server checkpoints its own WAL."""
         return False
 
     def close(self) -> None:
-        if not self.commit():
-            log.error("store: closing with %d writes unwritten (%s); nothing acknowledged"
-                      " depends on them", len(self._log), self.fault)
+        self._close_log()
         with contextlib.suppress(psycopg.Error):
             self._db.close()
 

@@ -22,7 +22,6 @@ about; it does not fsync each commit, so a power cut may lose the last turns.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sqlite3
@@ -33,8 +32,8 @@ from typing import Any
 
 import msgpack
 
-from caxton.errors import StorageUnavailable
 from caxton.store.base import StoredMessage, StoredSnapshot
+from caxton.store.writelog import WriteLog
 
 log = logging.getLogger("caxton.node")
 
@@ -114,8 +113,6 @@ CREATE TABLE IF NOT EXISTS deploy_snapshots (
 #: ``machine``: the machine losing power too; every commit is fsynced.
 DURABILITY = {"process": "NORMAL", "machine": "FULL"}
 
-_APPEND = "INSERT INTO messages (id, agent, sender, payload) VALUES (?, ?, ?, ?)"
-_MARK_HANDLED = "UPDATE messages SET handled = 1 WHERE id = ?"
 
 
 def _pack(value: Any) -> bytes:
@@ -138,7 +135,7 @@ WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
 WAL_KEEP_BYTES = 4 * 1024 * 1024
 
 
-class SQLiteStore:
+class SQLiteStore(WriteLog):
     """The node's durable state in one SQLite file (``caxton.store.base.Store``).
 
     Owns the connection and the write-behind buffers. Promises that what the
@@ -146,6 +143,11 @@ class SQLiteStore:
     that message ids are never reused; and that ``durable_through`` never
     names a message that is not committed.
     """
+
+    ERRORS = (sqlite3.Error,)
+    APPEND_SQL = "INSERT INTO messages (id, agent, sender, payload) VALUES (?, ?, ?, ?)"
+    MARK_HANDLED_SQL = "UPDATE messages SET handled = 1 WHERE id = ?"
+    _db: sqlite3.Connection
 
     def __init__(self, path: Path, *, durability: str = "process") -> None:
         if durability not in DURABILITY:
@@ -162,20 +164,8 @@ class SQLiteStore:
         except BaseException:
             self._db.close()
             raise
-        self._in_transaction = False
-        #: commits so far; the node compares it across ticks to tell it was idle
-        self.commits = 0
         self._commits_checkpointed = 0
-        self._appended: list[tuple[int, str, str, bytes]] = []
-        self._handled: list[tuple[int]] = []
-        #: writes since the last successful commit, in order: (sql, params, many)
-        self._log: list[tuple[str, Any, bool]] = []
-        #: why writes fail now (None while they succeed), and since when
-        self.fault: str | None = None
-        self.fault_since: float | None = None
-        self._next_id = self._last_message_id() + 1
-        #: every message id up to this one is committed: durable
-        self.durable_through = self._next_id - 1
+        self._start_log(self._last_message_id() + 1)
 
     def _setup(self, existed: bool) -> None:
         # Only the node opens its store: exclusive locking spares every
@@ -222,107 +212,11 @@ class SQLiteStore:
             last = max(last, int(seq[0] or 0))
         return last
 
-    # -- transactions: one per loop turn ----------------------------------------
-    #
-    # Every write since the last successful commit is also kept in ``_log``, in
-    # order. A commit (or a statement) that fails rolls the transaction back
-    # explicitly and leaves the store *faulted*: writes are then only logged,
-    # reads are refused, and ``commit`` retries by replaying the whole log in
-    # one transaction. So a commit always writes a prefix of what the node did,
-    # never a later snapshot without the handled marks that came before it.
-
-    def _begin(self) -> None:
-        if not self._in_transaction:
-            self._db.execute("BEGIN")
-            self._in_transaction = True
-
-    def _apply(self, sql: str, params: Any, many: bool) -> None:
-        self._log.append((sql, params, many))
-        if self.fault is not None:
-            return  # unwritten: the next retry applies it, in order
-        try:
-            self._begin()
-            if many:
-                self._db.executemany(sql, params)
-            else:
-                self._db.execute(sql, params)
-        except sqlite3.Error as exc:
-            self._fail(exc)
-
-    def _fail(self, exc: sqlite3.Error) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self._db.execute("ROLLBACK")
-        self._in_transaction = False
-        if self.fault is None:
-            self.fault_since = time.time()
-        self.fault = str(exc) or type(exc).__name__
-        log.error("store: %s; accepting nothing until a write succeeds (%d writes kept)",
-                  self.fault, len(self._log))
-
-    def _write_behind(self) -> None:
-        """Write the buffered journal appends and handled marks, in that order."""
-        if self._appended:
-            appended, self._appended = self._appended, []
-            self._apply(_APPEND, appended, True)
-        if self._handled:
-            handled, self._handled = self._handled, []
-            self._apply(_MARK_HANDLED, handled, True)
-
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> None:
-        self._write_behind()
-        self._apply(sql, tuple(params), False)
+    # -- transactions: one per loop turn (``caxton.store.writelog``) -------------
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
-        self._write_behind()
-        if self.fault is not None:
-            raise StorageUnavailable(f"the node cannot write its store: {self.fault}",
-                                     fault=self.fault)
+        self._refuse_reads()
         return self._db.execute(sql, tuple(params))
-
-    @property
-    def dirty(self) -> bool:
-        return self._in_transaction or bool(self._appended or self._handled)
-
-    def commit(self) -> bool:
-        """Make everything written so far durable; False if the store is (still) faulted."""
-        self._write_behind()
-        if self.fault is not None:
-            return self._retry()
-        if self._in_transaction:
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._fail(exc)
-                return False
-            self._in_transaction = False
-            self.commits += 1
-        self._log.clear()
-        self.durable_through = self._next_id - 1
-        return True
-
-    def _retry(self) -> bool:
-        """Replay every unwritten write in one transaction and commit it."""
-        try:
-            self._db.execute("BEGIN")
-            for sql, params, many in self._log:
-                if many:
-                    self._db.executemany(sql, params)
-                else:
-                    self._db.execute(sql, params)
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-            self.fault = str(exc) or type(exc).__name__
-            return False
-        log.warning("store: writes succeed again after %.1fs (%d writes applied)",
-                    time.time() - (self.fault_since or time.time()), len(self._log))
-        self.fault = None
-        self.fault_since = None
-        self._log.clear()
-        self.commits += 1
-        self.durable_through = self._next_id - 1
-        return True
 
     def checkpoint(self) -> bool:
         """Copy the WAL into the database file, if anything was committed since the last time.
@@ -341,9 +235,7 @@ class SQLiteStore:
         return True
 
     def close(self) -> None:
-        if not self.commit():
-            log.error("store: closing with %d writes unwritten (%s); nothing acknowledged"
-                      " depends on them", len(self._log), self.fault)
+        self._close_log()
         self._db.close()
 
     # -- modules ------------------------------------------------------------------
