@@ -537,6 +537,20 @@ class Client:
     def deployment(self, deployment_id: int) -> Deployment:
         return Deployment.from_dict(self._request("deployment", {"id": deployment_id}))
 
+    def follow(self, deployment_id: int, *, poll: float = 0.05) -> Iterator[dict[str, Any]]:
+        """A deployment's progress lines as they happen, until it is live or over: each
+        ``{"time", "kind", "text", "ok", ...}`` (``kind`` e.g. ``canary``, ``error_rate``,
+        ``latency``, ``promote``, ``rollback``, ``deploy``), what ``caxton deploy``
+        prints. The node is asked every ``poll`` seconds."""
+        seen = 0
+        while True:
+            dep = self.deployment(deployment_id)
+            yield from dep.progress[seen:]
+            seen = len(dep.progress)
+            if dep.state in ("running", "failed", "rolled_back", "retired", "draining"):
+                return
+            time.sleep(poll)
+
     def promote(self, deployment_id: int, to_full: bool = False) -> Deployment:
         """A canary's next stage now (or straight to 100 % with ``to_full``)."""
         return Deployment.from_dict(self._request("promote", {"id": deployment_id,

@@ -7,6 +7,7 @@ insides. ``docs/deployments.md`` explains the states and stages.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -45,6 +46,11 @@ class Deployment:
     canary: dict[str, Any] | None = None
     #: progress lines, in order: {"time", "kind", "text", "ok", ...}
     progress: list[dict[str, Any]] = field(default_factory=list)
+
+    def follow(self, client: Any, *, poll: float = 0.05) -> Iterator[dict[str, Any]]:
+        """This deployment's progress lines as they happen (``Client.follow``)."""
+        follow: Iterator[dict[str, Any]] = client.follow(self.id, poll=poll)
+        return follow
 
     @property
     def live(self) -> bool:

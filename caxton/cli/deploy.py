@@ -1,9 +1,10 @@
-"""``caxton deploy``, ``caxton deployments list|show`` and ``caxton rollback``.
+"""``caxton deploy``, ``deployments list|show``, ``rollback``, ``promote`` and ``abort``.
 
 ``deploy`` prints each stage as the node completes it, in ADR-0008's style
 (``✓ Validation passed (0.8s)``): it starts the deployment without waiting and
 follows it with ``deployment`` requests until it is live or over.
-``--no-wait`` prints the deployment's id and returns at once.
+``--no-wait`` prints the deployment's id and returns at once. A canary prints
+its stages, the figures each stage ended on and the verdict as they happen.
 """
 
 from __future__ import annotations
@@ -28,7 +29,19 @@ def add_parsers(subparsers: Any) -> None:
     deploy.add_argument("name")
     deploy.add_argument("module", help="a .wasm or .wat file")
     deploy.add_argument("--strategy", default="immediate",
-                        choices=["immediate", "rolling", "blue-green", "blue_green"])
+                        choices=["immediate", "rolling", "blue-green", "blue_green", "canary",
+                                 "traffic-splitting", "traffic_splitting"])
+    deploy.add_argument("--stages", type=_stages, default=None,
+                        help="canary stages as PERCENT:SECONDS,... (default 5:300,25:600,"
+                             "50:600,100:0)")
+    deploy.add_argument("--error-rate", type=float, default=None, dest="error_rate",
+                        help="canary: roll back above this error rate (default 0.01)")
+    deploy.add_argument("--p99-latency-ms", type=float, default=None, dest="p99_latency_ms",
+                        help="canary: roll back above this p99 latency (default 100)")
+    deploy.add_argument("--analysis-interval", type=float, default=None,
+                        dest="analysis_interval", help="canary: seconds between verdicts")
+    deploy.add_argument("--min-samples", type=int, default=None, dest="min_samples",
+                        help="canary: messages each side needs before a verdict")
     deploy.add_argument("--batch-size", type=int, default=1, dest="batch_size",
                         help="instances switched at a time (rolling)")
     deploy.add_argument("--version", default=None, help="a label for the version")
@@ -49,35 +62,59 @@ def add_parsers(subparsers: Any) -> None:
     for leaf in verbs.choices.values():
         add_common_options(leaf)
 
+    promote = subparsers.add_parser("promote", help="a canary's next stage now")
+    promote.add_argument("id", type=int)
+    promote.add_argument("--full", action="store_true", help="straight to 100%%")
+    add_common_options(promote)
+    abort = subparsers.add_parser("abort", help="roll a canary back now (reason manual)")
+    abort.add_argument("id", type=int)
+    add_common_options(abort)
+
     rollback = subparsers.add_parser("rollback", help="bring back an agent's previous version")
     rollback.add_argument("target", metavar="NAME|ID")
     add_common_options(rollback)
 
 
+def _stages(text: str) -> list[tuple[float, float]]:
+    """``5:300,25:600`` -> [(5, 300), (25, 600)] (argparse turns a ValueError into one
+    line naming the option)."""
+    stages = []
+    for part in text.split(","):
+        percent, sep, seconds = part.partition(":")
+        if not sep:
+            raise ValueError(part)
+        stages.append((float(percent), float(seconds)))
+    return stages
+
+
 def _stage_line(stage: dict[str, Any]) -> str:
-    mark = "✓" if stage.get("ok", True) else "✗"
-    return f"{mark} {stage['text']} ({float(stage['seconds']):.1f}s)"
+    mark = stage.get("mark") or ("✓" if stage.get("ok", True) else "✗")
+    seconds = stage.get("seconds")
+    return f"{mark} {stage['text']}" + (f" ({float(seconds):.1f}s)" if seconds is not None
+                                         else "")
 
 
 def run_deploy(args: argparse.Namespace, client: Client) -> int:
+    canary: dict[str, Any] = {}
+    if args.strategy.replace("-", "_") in ("canary", "traffic_splitting"):
+        rollback_on = {k: v for k, v in (("error_rate", args.error_rate),
+                                         ("p99_latency_ms", args.p99_latency_ms))
+                       if v is not None}
+        canary = {k: v for k, v in (("stages", args.stages), ("rollback_on", rollback_on or None),
+                                    ("analysis_interval", args.analysis_interval),
+                                    ("min_samples", args.min_samples)) if v is not None}
     dep = client.deploy(args.name, args.module, strategy=args.strategy, version=args.version,
                         batch_size=args.batch_size, warm_up=args.warm_up,
-                        keep_previous=args.keep_previous, wait=False)
+                        keep_previous=args.keep_previous, wait=False, **canary)
     text = args.output == "text"
     if args.no_wait:
         emit(dep.to_dict(), args.output, f"→ Deployment {dep.id} of {dep.agent} started "
              f"({dep.strategy}, version {dep.version}): caxton deployments show {dep.id}")
         return 0
-    printed = 0
-    while True:
-        for stage in dep.stages[printed:]:
-            if text:
-                print(_stage_line(stage), flush=True)
-        printed = len(dep.stages)
-        if dep.state in SETTLED:
-            break
-        time.sleep(FOLLOW_SECONDS)
-        dep = client.deployment(dep.id)
+    for event in client.follow(dep.id, poll=FOLLOW_SECONDS):
+        if text:
+            print(_stage_line(event), flush=True)
+    dep = client.deployment(dep.id)
     if text:
         if dep.state == "running":
             print(f"→ Agent {dep.agent} runs version {dep.version} (deployment {dep.id})")
@@ -96,6 +133,20 @@ def run_deployments(args: argparse.Namespace, client: Client) -> int:
         return 0
     dep = client.deployment(args.id)
     emit(dep.to_dict(), args.output, _detail(dep))
+    return 0
+
+
+def run_promote(args: argparse.Namespace, client: Client) -> int:
+    dep = client.promote(args.id, to_full=args.full)
+    emit(dep.to_dict(), args.output, f"→ Deployment {dep.id} of {dep.agent}: promoting "
+         f"{'to 100%' if args.full else 'to its next stage'}")
+    return 0
+
+
+def run_abort(args: argparse.Namespace, client: Client) -> int:
+    dep = client.abort(args.id, timeout=max(args.request_timeout, 60.0))
+    emit(dep.to_dict(), args.output, f"→ Deployment {dep.id} of {dep.agent} {dep.state}: "
+         f"{dep.reason}")
     return 0
 
 
@@ -132,6 +183,18 @@ def _detail(dep: Deployment) -> str:
     if dep.reason:
         head.append(f"  reason: {dep.reason}")
     head += [f"  {_stage_line(s)}" for s in dep.stages]
+    if dep.canary:
+        plan = dep.canary
+        head.append(f"  canary: stage {plan.get('stage')} at {plan.get('percent'):g}% of "
+                    f"{[f'{p:g}%/{t:g}s' for p, t in plan.get('stages', [])]}")
+        for verdict in plan.get("verdicts", [])[-5:]:
+            f = verdict["figures"]
+            head.append(f"    {verdict['percent']:g}%: {verdict['decision']}"
+                        f"{' (' + verdict['reason'] + ')' if verdict['reason'] else ''} "
+                        f"errors {100 * f['canary_error_rate']:.2f}% vs "
+                        f"{100 * f['baseline_error_rate']:.2f}%, p99 {f['canary_p99_ms']:.3g}ms "
+                        f"vs {f['baseline_p99_ms']:.3g}ms, samples {f['canary_samples']} vs "
+                        f"{f['baseline_samples']}")
     head += [f"  {time.strftime('%H:%M:%S', time.localtime(e['time']))} "
              f"{e['from']} -> {e['to']}: {e['reason']}" for e in dep.events]
     return "\n".join(head)

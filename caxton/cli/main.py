@@ -90,11 +90,12 @@ def _dispatch(args: object) -> int:
                  keys=keys.resolve_keys(args.keys)) as client:
         if args.noun == "agents":
             return agents.run(args, client)
-        if args.noun in ("deploy", "deployments", "rollback"):
+        if args.noun in ("deploy", "deployments", "rollback", "promote", "abort"):
             from caxton.cli import deploy
 
             run = {"deploy": deploy.run_deploy, "deployments": deploy.run_deployments,
-                   "rollback": deploy.run_rollback}[args.noun]
+                   "rollback": deploy.run_rollback, "promote": deploy.run_promote,
+                   "abort": deploy.run_abort}[args.noun]
             return run(args, client)
         if args.noun == "send":
             return messages.run_send(args, client)

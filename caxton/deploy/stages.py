@@ -43,6 +43,13 @@ S = DeploymentState
 KEEP_VERDICTS = 200
 
 
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} second{'s' if seconds != 1 else ''}"
+
+
 class Canaries:
     """The canary path of ``Deployments`` (which owns the runs and the records)."""
 
@@ -123,6 +130,8 @@ class Canaries:
         run.phase = "canary"
         run.dep.say("canary", f"Canary {percent:g}% started", percent=percent,
                     seconds=round(time.monotonic() - run.phase_started, 6))
+        run.dep.say("monitor", f"Monitoring for {_duration(float(stages[index][1]))}...",
+                    mark="→")
         self._release(run)
         self.d._save(run.dep)
         self._schedule(run)
@@ -159,7 +168,8 @@ class Canaries:
                          "decision": verdict.decision, "reason": verdict.reason,
                          "figures": figures})
         del verdicts[:-KEEP_VERDICTS]
-        self._say_figures(run, figures, thresholds, verdict.decision)
+        if verdict.decision == "rollback" or elapsed >= stage_seconds:
+            self._say_figures(run, figures, thresholds, verdict.decision)
         if verdict.decision == "rollback":
             self.roll_back(run, verdict.reason or "analysis")
             return
