@@ -256,15 +256,6 @@ class PostgresStore(WriteLog):
 
     # -- the journal ----------------------------------------------------------------
 
-    def append_message(self, agent: str, sender: str, payload: bytes) -> int:
-        message_id = self._next_id
-        self._next_id += 1
-        self._appended.append((message_id, agent, sender, payload))
-        return message_id
-
-    def mark_handled(self, message_ids: list[int]) -> None:
-        self._handled += [(i,) for i in message_ids]
-
     def record_attempt(self, message_id: int, attempts: int, reasons: list[str]) -> None:
         self._write("UPDATE messages SET attempts = %s, reasons = %s WHERE id = %s",
                     (attempts, _pack(reasons), message_id))

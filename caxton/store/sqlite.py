@@ -281,17 +281,6 @@ class SQLiteStore(WriteLog):
 
     # -- the journal ----------------------------------------------------------------
 
-    def append_message(self, agent: str, sender: str, payload: bytes) -> int:
-        """Journal a message (write-behind: durable at the next commit); returns its id."""
-        message_id = self._next_id
-        self._next_id += 1
-        self._appended.append((message_id, agent, sender, payload))
-        return message_id
-
-    def mark_handled(self, message_ids: list[int]) -> None:
-        """Mark messages handled (write-behind: durable at the next commit)."""
-        self._handled += [(i,) for i in message_ids]
-
     def record_attempt(self, message_id: int, attempts: int, reasons: list[str]) -> None:
         self._write("UPDATE messages SET attempts = ?, reasons = ? WHERE id = ?",
                     (attempts, _pack(reasons), message_id))

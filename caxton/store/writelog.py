@@ -108,6 +108,17 @@ class WriteLog:
             handled, self._handled = self._handled, []
             self._apply(self.MARK_HANDLED_SQL, handled, True)
 
+    def append_message(self, agent: str, sender: str, payload: bytes) -> int:
+        """Journal a message (write-behind: durable at the next commit); returns its id."""
+        message_id = self._next_id
+        self._next_id += 1
+        self._appended.append((message_id, agent, sender, payload))
+        return message_id
+
+    def mark_handled(self, message_ids: list[int]) -> None:
+        """Mark messages handled (write-behind: durable at the next commit)."""
+        self._handled += [(i,) for i in message_ids]
+
     def _write(self, sql: str, params: Iterable[Any] = ()) -> None:
         self._write_behind()
         self._apply(sql, tuple(params), False)

@@ -6,11 +6,9 @@ as root, as ``.ci/run`` does), filled to its last 256 KiB.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +17,7 @@ import caxton
 from caxton.launch import PROJECT_ROOT, child_env, node_command
 from caxton.wasm import example_path
 from tests.conftest import NodeProcess
-from tests.helpers import free_port, wait_until
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, options: str) -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+from tests.helpers import free_port, tmpfs, wait_until
 
 
 def fill(disk: Path, leave: int) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from caxton.store import Store, open_store
 from caxton.store.throwaway import ThrowawayPostgres
+from tests.helpers import tmpfs
 from tests.pg import NEEDS_POSTGRES, postgres_server
 
 __all__ = ["Backend", "backend", "postgres_server"]
@@ -36,24 +36,10 @@ class Backend:
         return store
 
 
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """A small real disk that can be filled (the tests run as root under ``CI``)."""
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                              str(path)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def _sqlite(tmp_path: Path) -> Iterator[Backend]:
-    with tmpfs(tmp_path / "disk", "8m") as disk:
+    with tmpfs(tmp_path / "disk", "size=8m") as disk:
         filler = disk / "filler"
 
         def fill() -> None:
