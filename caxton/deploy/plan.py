@@ -17,6 +17,10 @@ DEFAULT_STAGES: list[list[float]] = [[5, 300], [25, 600], [50, 600], [100, 0]]
 #: ADR-0008's ``rollback_on``
 DEFAULT_ROLLBACK_ON: dict[str, float] = {"error_rate": 0.01, "p99_latency_ms": 100.0,
                                          "restarts": 0}
+#: the canary's median latency over the baseline's that counts as worse: two identical
+#: versions on the shared 2-core machine reach 1.4-1.6 in a window now and then
+#: (benchmarks/bench_canary.py); a version three times slower is at ~3
+LATENCY_RATIO = 1.5
 #: the longest stage or interval (a week)
 MAX_SECONDS = 7 * 86_400.0
 
@@ -67,6 +71,12 @@ def canary_plan(arguments: dict[str, Any]) -> dict[str, Any]:
     if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 10**7:
         raise InvalidRequest(f"min_samples must be a whole number from 1 to 10000000, not "
                              f"{quote(samples)}", field="min_samples")
+    confirm = arguments.get("confirm", 2)
+    if isinstance(confirm, bool) or not isinstance(confirm, int) or not 1 <= confirm <= 100:
+        raise InvalidRequest(f"confirm must be a whole number from 1 to 100, not "
+                             f"{quote(confirm)}", field="confirm")
+    ratio = _number(arguments.get("latency_ratio", LATENCY_RATIO), "latency_ratio", 1.0, 100.0)
     return {"stages": plan_stages, "stage": 0, "percent": plan_stages[0][0],
             "rollback_on": rollback_on, "analysis_interval": interval,
-            "min_samples": samples, "verdicts": []}
+            "min_samples": samples, "confirm": confirm, "latency_ratio": ratio,
+            "verdicts": []}

@@ -7,7 +7,8 @@ ADR-0008's 5 → 25 → 50 → 100 % by default. Every ``analysis_interval`` the
 window of each side (summed over the instances) goes to ``analysis.judge``;
 the verdict is stored with its figures and said as progress lines:
 
-* ``rollback``: the lanes detach at once (the canary's unacknowledged messages
+* ``rollback`` in ``confirm`` windows in a row (2 by default) for the same
+  reason: the lanes detach at once (the canary's unacknowledged messages
   go back to the baseline's mailbox; the baseline already applied every
   message the canary acknowledged) and the deployment is ``rolled_back`` with
   the verdict's reason (``error_rate``, ``latency``, ``restarts``); a canary
@@ -157,7 +158,8 @@ class Canaries:
         thresholds = Thresholds(error_rate=float(limits.get("error_rate", 0.01)),
                                 p99_latency_ms=float(limits.get("p99_latency_ms", 100.0)),
                                 restarts=int(limits.get("restarts", 0)),
-                                min_samples=int(plan.get("min_samples", 50)))
+                                min_samples=int(plan.get("min_samples", 50)),
+                                latency_ratio=float(plan.get("latency_ratio", 1.5)))
         verdict = judge(canary.window(0), baseline.window(restarts), thresholds)
         figures = {k: (round(v, 6) if isinstance(v, float) else v)
                    for k, v in verdict.figures.items()}
@@ -168,12 +170,19 @@ class Canaries:
                          "decision": verdict.decision, "reason": verdict.reason,
                          "figures": figures})
         del verdicts[:-KEEP_VERDICTS]
-        if verdict.decision == "rollback" or elapsed >= stage_seconds:
+        # a rollback takes ``confirm`` verdicts in a row that say so, for the same reason:
+        # one window of a busy machine can be an outlier, a worse version stays worse
+        strikes = plan.get("strikes", 0) + 1 if verdict.decision == "rollback" \
+            and verdict.reason == plan.get("strike_reason") else int(
+                verdict.decision == "rollback")
+        plan["strikes"], plan["strike_reason"] = strikes, verdict.reason
+        confirmed = strikes >= int(plan.get("confirm", 2))
+        if confirmed or (elapsed >= stage_seconds and verdict.decision != "rollback"):
             self._say_figures(run, figures, thresholds, verdict.decision)
-        if verdict.decision == "rollback":
+        if confirmed:
             self.roll_back(run, verdict.reason or "analysis")
             return
-        if elapsed >= stage_seconds:
+        if elapsed >= stage_seconds and verdict.decision != "rollback":
             if verdict.decision == "promote":
                 self.promote(run, to_full=False, why="analysis")
                 return
