@@ -494,7 +494,7 @@ class Client:
                timeout: float = 120.0, stages: Sequence[tuple[float, float]] | None = None,
                rollback_on: dict[str, float] | None = None,
                analysis_interval: float | None = None,
-               min_samples: int | None = None) -> Deployment:
+               min_samples: int | None = None, duration: float | None = None) -> Deployment:
         """Put a new version of an agent live: validated, warmed up, switched, state kept.
 
         ``strategy``: ``immediate``, ``rolling`` (``batch_size`` instances at a time) or
@@ -510,6 +510,11 @@ class Client:
         ``wait`` it returns once the canary ended, promoted (``running``) or
         ``rolled_back`` with ``reason`` ``error_rate``, ``latency``, ``restarts``
         or ``manual`` (``docs/deployments.md``).
+
+        ``shadow``: the new version gets a copy of every message for ``duration``
+        seconds, its outputs compared and dropped; ``report`` has ``equivalence`` (0-1)
+        and both versions' figures side by side. ``parallel`` (``hot_reload``) then
+        switches if every output matched and it was not worse.
         """
         arguments: dict[str, Any] = {
             "name": name, "module": read_module_source(module), "strategy": strategy,
@@ -519,7 +524,7 @@ class Client:
         for key, value in (("version", version), ("warm_up", warm_up), ("vectors", vectors),
                            ("rollback_on", rollback_on),
                            ("analysis_interval", analysis_interval),
-                           ("min_samples", min_samples)):
+                           ("min_samples", min_samples), ("duration", duration)):
             if value is not None:
                 arguments[key] = value
         return Deployment.from_dict(self._request("deploy", arguments, timeout))
@@ -527,7 +532,7 @@ class Client:
     def hot_reload(self, name: str, module: ModuleSource, *, strategy: str = "graceful",
                    **options: Any) -> Deployment:
         """``deploy`` under the lifecycle guide's names: ``graceful`` is blue-green,
-        ``traffic_splitting`` is canary; ``parallel`` (shadow) is refused until it exists."""
+        ``traffic_splitting`` is canary, ``parallel`` is shadow and then a switch."""
         return self.deploy(name, module, strategy=strategy, **options)
 
     def deployments(self, name: str) -> list[Deployment]:

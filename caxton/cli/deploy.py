@@ -30,7 +30,10 @@ def add_parsers(subparsers: Any) -> None:
     deploy.add_argument("module", help="a .wasm or .wat file")
     deploy.add_argument("--strategy", default="immediate",
                         choices=["immediate", "rolling", "blue-green", "blue_green", "canary",
-                                 "traffic-splitting", "traffic_splitting"])
+                                 "traffic-splitting", "traffic_splitting", "shadow",
+                                 "parallel"])
+    deploy.add_argument("--duration", type=float, default=None,
+                        help="shadow: seconds the new version is compared with the live one")
     deploy.add_argument("--stages", type=_stages, default=None,
                         help="canary stages as PERCENT:SECONDS,... (default 5:300,25:600,"
                              "50:600,100:0)")
@@ -103,6 +106,8 @@ def run_deploy(args: argparse.Namespace, client: Client) -> int:
         canary = {k: v for k, v in (("stages", args.stages), ("rollback_on", rollback_on or None),
                                     ("analysis_interval", args.analysis_interval),
                                     ("min_samples", args.min_samples)) if v is not None}
+    if args.duration is not None:
+        canary["duration"] = args.duration
     dep = client.deploy(args.name, args.module, strategy=args.strategy, version=args.version,
                         batch_size=args.batch_size, warm_up=args.warm_up,
                         keep_previous=args.keep_previous, wait=False, **canary)
@@ -183,7 +188,18 @@ def _detail(dep: Deployment) -> str:
     if dep.reason:
         head.append(f"  reason: {dep.reason}")
     head += [f"  {_stage_line(s)}" for s in dep.stages]
-    if dep.canary:
+    report = dep.report or {}
+    if "equivalence" in report:
+        head.append(f"  equivalence: {100 * report['equivalence']:.2f}% ({report['equal']} of "
+                    f"{report['compared']} outputs equal, {report['skipped']} skipped)")
+        head.append(f"  {'':8}{'messages':>10}{'errors':>8}{'p50 ms':>10}{'p99 ms':>10}"
+                    f"{'fuel/msg':>12}{'memory':>12}")
+        for who in ("live", "shadow"):
+            side = report[who]
+            head.append(f"  {who:8}{side['messages']:>10}{side['errors']:>8}"
+                        f"{side['p50_ms']:>10.4g}{side['p99_ms']:>10.4g}"
+                        f"{side['fuel_per_message']:>12.1f}{side['memory_bytes']:>12}")
+    if dep.canary and not dep.canary.get("shadow"):
         plan = dep.canary
         head.append(f"  canary: stage {plan.get('stage')} at {plan.get('percent'):g}% of "
                     f"{[f'{p:g}%/{t:g}s' for p, t in plan.get('stages', [])]}")

@@ -257,3 +257,74 @@ class Lane:
     @property
     def idle(self) -> bool:
         return not self.in_flight and not self.rec.in_flight
+
+
+#: messages a shadow may be behind before copies are skipped (counted, not compared): a
+#: hanging shadow never makes the node hold more than this for it
+SHADOW_BACKLOG = 20_000
+
+
+class ShadowLane(Lane):
+    """A shadow: every message the live process handles, copied to the new version.
+
+    The live process keeps all the traffic (the split is 0 %). Once it
+    acknowledged a message, the shadow process gets a copy *as live* (so it
+    computes its reply and sends), and its acknowledgement is compared with the
+    live one (status, reply, sends) and dropped: nothing it says leaves the
+    node, its state is its own process's. A shadow that falls behind by
+    ``SHADOW_BACKLOG`` is sent no more copies until it catches up (those are
+    counted as ``skipped``); one that dies ends the shadow.
+    """
+
+    def __init__(self, rec: AgentRecord, beside: Beside,
+                 on_changed: Callable[[AgentRecord], None]) -> None:
+        super().__init__(rec, beside, Split(0.0), lambda _r, _a, _f: [], on_changed)
+        self.expected: dict[int, tuple[str, bytes, list[Any]]] = {}
+        self.compared = 0
+        self.equal = 0
+        self.skipped = 0
+        self.diverged = False
+        self.examples: list[dict[str, Any]] = []
+        self.canary_all = Tally()
+        self.baseline_all = Tally()
+
+    def baseline_acked(self, handled: list[Message], acks: list[frames.Ack],
+                       stats: list[int]) -> None:
+        self.baseline.add(acks, stats)
+        self.baseline_all.add(acks, stats)
+        if not handled:
+            return
+        if len(self.expected) >= SHADOW_BACKLOG or self.diverged:
+            # a shadow that misses a message no longer has the live state: stop copying
+            self.skipped += len(handled)
+            self.diverged = True
+            return
+        outcome = {a[0]: (a[1], a[3], list(a[4])) for a in acks}
+        for m in handled:
+            self.expected[m.id] = outcome[m.id]
+        self.beside.send(Deliver([(m.id, m.sender, m.payload, False) for m in handled]))
+        self.beside.through = max(self.beside.through, handled[-1].id)
+
+    def canary_acked(self, acks: list[frames.Ack], stats: list[int]) -> None:
+        self.canary.add(acks, stats)
+        self.canary_all.add(acks, stats)
+        for message_id, status, _text, reply, sends, _fuel in acks:
+            want = self.expected.pop(message_id, None)
+            if want is None:
+                continue  # a replay of its warm-up
+            self.compared += 1
+            if want == (status, reply, list(sends)):
+                self.equal += 1
+            elif len(self.examples) < 5:
+                self.examples.append({"message_id": message_id, "live": _short(want),
+                                      "shadow": _short((status, reply, list(sends)))})
+        self._changed(self.rec)
+
+    @property
+    def idle(self) -> bool:
+        return not self.expected and not self.rec.in_flight
+
+
+def _short(outcome: tuple[str, bytes, list[Any]]) -> dict[str, Any]:
+    status, reply, sends = outcome
+    return {"status": status, "reply": reply[:64].hex(), "sends": len(sends)}

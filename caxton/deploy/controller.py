@@ -264,7 +264,7 @@ class Deployments:
             self._besides[green.supervisor_id] = green
 
     def _warm(self, run: Run) -> None:
-        if run.dep.strategy == "canary":
+        if run.dep.strategy in ("canary", "shadow"):
             self.canaries.warm(run)
             return
         if run.phase not in ("warming", "switching"):
@@ -468,6 +468,9 @@ class Deployments:
         if run.phase == "validating":
             run.cancelled = "rolled back by request during validation"
             return dep
+        if run.phase in ("canary", "barrier") and run.dep.strategy == "shadow":
+            raise InvalidRequest(f"deployment {run.dep.id} is a shadow: abort it instead",
+                                 deployment=run.dep.id)
         if run.phase in ("canary", "barrier"):
             self.canaries.roll_back(run, "manual")
         elif run.phase in ("warming", "switching"):
@@ -479,7 +482,8 @@ class Deployments:
     def _canary_run(self, deployment_id: Any) -> Run:
         dep = self.get(deployment_id)
         run = self._runs.get(dep.agent)
-        if run is None or run.dep is not dep or dep.strategy != "canary" or run.phase not in (
+        if run is None or run.dep is not dep or dep.strategy not in ("canary", "shadow") \
+                or run.phase not in (
                 "warming", "switching", "canary", "barrier", "validating"):
             raise InvalidRequest(f"deployment {dep.id} is not a canary in progress (it is "
                                  f"{dep.state})", deployment=dep.id)
@@ -491,6 +495,10 @@ class Deployments:
         if run.phase != "canary":
             raise InvalidRequest(f"deployment {run.dep.id} is {run.phase}; promote it once its"
                                  " canary serves", deployment=run.dep.id)
+        if run.dep.strategy == "shadow":
+            raise InvalidRequest(f"deployment {run.dep.id} is a shadow: it ends after its "
+                                 "duration (parallel switches if its verdict is good)",
+                                 deployment=run.dep.id)
         self.canaries.promote(run, to_full=to_full)
         return run.dep
 
@@ -502,6 +510,8 @@ class Deployments:
             run.cancelled = "aborted by request during validation"
         elif run.phase == "warming":
             self._abort(run, "manual")
+        elif run.dep.strategy == "shadow" and run.phase == "canary":
+            self.canaries._shadow_end(run, "aborted by request")
         else:
             self.canaries.roll_back(run, "manual")
         return run.dep

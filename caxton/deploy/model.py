@@ -35,7 +35,8 @@ class DeploymentState(StrEnum):
 S = DeploymentState
 TRANSITIONS: dict[DeploymentState, frozenset[DeploymentState]] = {
     S.VALIDATING: frozenset({S.DEPLOYING, S.FAILED}),
-    S.DEPLOYING: frozenset({S.RUNNING, S.FAILED, S.ROLLED_BACK}),
+    # deploying -> retired: a shadow that ran its course, never live
+    S.DEPLOYING: frozenset({S.RUNNING, S.FAILED, S.ROLLED_BACK, S.RETIRED}),
     # running -> draining: a later version took over and this one is kept for a
     # rollback; draining -> running: that later version was rolled back
     S.RUNNING: frozenset({S.DRAINING, S.ROLLED_BACK}),
@@ -48,11 +49,9 @@ TRANSITIONS: dict[DeploymentState, frozenset[DeploymentState]] = {
 FINAL = frozenset({S.FAILED, S.ROLLED_BACK, S.RETIRED})
 
 #: the strategies built here
-STRATEGIES = ("immediate", "rolling", "blue_green", "canary")
+STRATEGIES = ("immediate", "rolling", "blue_green", "canary", "shadow")
 #: strategies not built yet; refused with this reason
-LATER = {
-    "shadow": "shadow deployments (parallel, then switch) are not available yet",
-}
+LATER: dict[str, str] = {}
 #: the lifecycle guide's hot-reload names -> strategies
 HOT_RELOAD = {"graceful": "blue_green", "traffic_splitting": "canary", "parallel": "shadow"}
 
@@ -70,9 +69,9 @@ def parse_strategy(value: Any) -> str:
             return name
     if name in LATER:
         raise InvalidRequest(f"strategy {value!r}: {LATER[name]}; use immediate, rolling, "
-                             "blue-green or canary", field="strategy")
-    raise InvalidRequest(f"unknown strategy {value[:40]!r}: use immediate, rolling, blue-green"
-                         " or canary", field="strategy")
+                             "blue-green, canary or shadow", field="strategy")
+    raise InvalidRequest(f"unknown strategy {value[:40]!r}: use immediate, rolling, blue-green,"
+                         " canary or shadow", field="strategy")
 
 
 def default_version(sha256: str) -> str:

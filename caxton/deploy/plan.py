@@ -80,3 +80,17 @@ def canary_plan(arguments: dict[str, Any]) -> dict[str, Any]:
             "rollback_on": rollback_on, "analysis_interval": interval,
             "min_samples": samples, "confirm": confirm, "latency_ratio": ratio,
             "verdicts": []}
+
+
+def shadow_plan(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A shadow's plan: how long it compares, and whether it switches after
+    (``parallel``) when the new version matched the live one on every message."""
+    raw = arguments.get("strategy", "")
+    switch = isinstance(raw, str) and raw.strip().lower() == "parallel"
+    duration = _number(arguments.get("duration", 3600.0), "duration", 0.0, MAX_SECONDS)
+    samples = arguments.get("min_samples", 50)
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 10**7:
+        raise InvalidRequest(f"min_samples must be a whole number from 1 to 10000000, not "
+                             f"{quote(samples)}", field="min_samples")
+    return {"shadow": True, "switch": switch, "duration": duration, "min_samples": samples,
+            "latency_ratio": LATENCY_RATIO, "verdicts": []}

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from caxton.deploy.analysis import Thresholds, judge
 from caxton.deploy.beside import Beside
-from caxton.deploy.canary import Lane, Split, Tally
+from caxton.deploy.canary import Lane, ShadowLane, Split, Tally
 from caxton.deploy.model import DeploymentState
 from caxton.node.records import AgentRecord, Message
 
@@ -78,7 +78,7 @@ class Canaries:
                 return
             for slot in run.slots:
                 lane = slot.canary
-                if slot.in_flight or (lane is not None and lane.in_flight):
+                if slot.in_flight or (lane is not None and not lane.idle):
                     return
             run.watch = lambda _rec: None
             then()
@@ -97,6 +97,9 @@ class Canaries:
 
     def _attach(self, run: Run) -> None:
         plan = run.dep.canary or {}
+        if plan.get("shadow"):
+            self._attach_shadow(run)
+            return
         split = Split(0.0)
         for slot in run.slots:
             green = run.greens[slot.name]
@@ -262,6 +265,113 @@ class Canaries:
         if run.observed is not None:
             run.observed.rollback(reason)
             run.observed.end("rolled_back")
+            run.observed = None
+        d._unpin(run)
+        run.phase = "done"
+        for waiter in run.waiters + run.rollback_waiters:
+            d.outbox.ok(waiter, dep.to_dict())
+        run.waiters.clear()
+        run.rollback_waiters.clear()
+        if d._runs.get(dep.agent) is run:
+            del d._runs[dep.agent]
+        d._save(dep)
+        d._changed()
+
+    # -- shadow -----------------------------------------------------------------------------
+
+    def _attach_shadow(self, run: Run) -> None:
+        plan = run.dep.canary or {}
+        for slot in run.slots:
+            green = run.greens[slot.name]
+            green.catch_up()
+            green.on_failed = lambda _b, why: self._shadow_end(run, f"shadow crashed: {why}")
+            slot.canary = ShadowLane(slot, green, lambda rec: self._canary_changed(run, rec))
+        run.phase = "canary"
+        run.stage_started = time.monotonic()
+        duration = float(plan.get("duration", 3600.0))
+        run.dep.say("shadow", f"Shadow started: every message copied to {run.dep.version}",
+                    seconds=round(time.monotonic() - run.phase_started, 6))
+        run.dep.say("monitor", f"Comparing for {_duration(duration)}...", mark="→")
+        self._release(run)
+        self.d._save(run.dep)
+        run.timer = self.d.runtime.call_later(duration, lambda: self._shadow_end(run, ""))
+
+    def shadow_report(self, run: Run) -> dict[str, Any]:
+        """Equivalence and the two versions side by side, over the whole shadow."""
+        lanes = [s.canary for s in run.slots if isinstance(s.canary, ShadowLane)]
+        live, shadow = Tally(), Tally()
+        compared = equal = skipped = 0
+        examples: list[dict[str, Any]] = []
+        for lane in lanes:
+            live.merge(lane.baseline_all)
+            shadow.merge(lane.canary_all)
+            compared, equal = compared + lane.compared, equal + lane.equal
+            skipped += lane.skipped
+            examples += lane.examples
+        plan = run.dep.canary or {}
+        verdict = judge(shadow.window(0), live.window(0),
+                        Thresholds(min_samples=int(plan.get("min_samples", 50)),
+                                   latency_ratio=float(plan.get("latency_ratio", 1.5))))
+        f = verdict.figures
+
+        def side(who: str, tally: Tally) -> dict[str, Any]:
+            return {"messages": tally.total, "errors": tally.errors,
+                    "p50_ms": round(f[f"{who}_p50_ms"], 6), "p99_ms": round(f[f"{who}_p99_ms"], 6),
+                    "fuel_per_message": round(f[f"{who}_fuel"], 3),
+                    "memory_bytes": f[f"{who}_memory_bytes"]}
+
+        return {"equivalence": equal / compared if compared else 0.0, "compared": compared,
+                "equal": equal, "skipped": skipped, "differences": examples[:5],
+                "live": side("baseline", live), "shadow": side("canary", shadow),
+                "verdict": verdict.decision, "verdict_reason": verdict.reason}
+
+    def _shadow_end(self, run: Run, failure: str) -> None:
+        """The shadow's time is up (or its process died): report, then switch or stop."""
+        if run.phase != "canary":
+            return
+        d, dep = self.d, run.dep
+        if run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
+        report = self.shadow_report(run)
+        dep.report = {**(dep.report or {}), **report}
+        dep.say("equivalence", f"Output equivalence: {100 * report['equivalence']:.2f}% "
+                f"({report['equal']} of {report['compared']} messages)",
+                ok=report["equivalence"] == 1.0, value=report["equivalence"])
+        dep.say("latency", f"P99 latency: {report['shadow']['p99_ms']:.3g}ms (live: "
+                f"{report['live']['p99_ms']:.3g}ms)",
+                ok=report["verdict"] != "rollback", value=report["shadow"]["p99_ms"])
+        switch = bool((dep.canary or {}).get("switch")) and not failure \
+            and report["equivalence"] == 1.0 and report["skipped"] == 0 \
+            and report["verdict"] != "rollback" and report["compared"] > 0
+        if switch:
+            dep.say("promote", f"Switching to {dep.version}...")
+            run.phase = "barrier"
+            self._barrier(run, lambda: self._full(run))
+            return
+        for slot in run.slots:
+            if slot.canary is not None:
+                slot.canary.detach()
+        for green in run.greens.values():
+            d._besides.pop(green.supervisor_id, None)
+            green.on_failed = lambda _b, why: None
+            green.stop()
+        run.greens.clear()
+        if failure:
+            dep.stage("shadow", time.monotonic() - run.started, failure, ok=False)
+        if (dep.canary or {}).get("switch"):
+            why = failure or ("the shadow's outputs differ" if report["equivalence"] < 1.0
+                              else f"the shadow is worse: {report['verdict_reason']}"
+                              if report["verdict"] == "rollback" else "nothing to compare")
+            dep.to(S.ROLLED_BACK, why)
+        elif failure:
+            dep.to(S.FAILED, failure)
+        else:
+            dep.stage("shadow", time.monotonic() - run.started, "Shadow ended: live version "
+                      "unchanged")
+            dep.to(S.RETIRED, "shadow ended")
+        if run.observed is not None:
+            run.observed.end("failed" if failure else "success")
             run.observed = None
         d._unpin(run)
         run.phase = "done"

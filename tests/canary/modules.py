@@ -43,3 +43,13 @@ def slow(version: str = "slow", spins: int = 14_000) -> bytes:
     head, _, tail = source.partition(_MODULE)
     return (head + "(module\n  (global $spin (mut i32) (i32.const 0))" + tail) \
         .replace(_APPLY, burn).encode()
+
+
+def trapping(version: str = "trapping", every: int = 100) -> bytes:
+    """Traps (``unreachable``) on one sequence number in ``every``: its process dies."""
+    source = ledger(version).decode()
+    check = ("      (then\n"
+             f"        (if (i32.eqz (i32.rem_u (i32.load (local.get $ptr)) (i32.const {every})))\n"
+             "          (then unreachable))\n"
+             "        (return (call $apply (i32.load (local.get $ptr))))))")
+    return source.replace(_APPLY, check).encode()

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from caxton.deploy.model import parse_strategy
-from caxton.deploy.plan import canary_plan
+from caxton.deploy.plan import canary_plan, shadow_plan
 from caxton.errors import InvalidRequest
 from caxton.node.context import DEFERRED, Handler, NodeContext
 from caxton.node.records import Waiter
@@ -67,7 +67,8 @@ def deploy(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
     wait = arguments.get("wait", True)
     if not isinstance(wait, bool):
         raise InvalidRequest("wait must be true or false", field="wait")
-    plan = canary_plan(arguments) if strategy == "canary" else None
+    plan = canary_plan(arguments) if strategy == "canary" else \
+        shadow_plan(arguments) if strategy == "shadow" else None
     dep = ctx.deploys.deploy(
         rec, wasm, version=version.strip() if isinstance(version, str) else None,
         strategy=strategy, batch_size=batch_size, warm_up=warm_up,

@@ -1,0 +1,71 @@
+"""Shadow deployments: the new version sees a copy of everything, changes nothing.
+
+The live agent is the chaos ledger under load; after each shadow its state
+must hold every acknowledged number exactly once and nothing else (a shadow
+that applied its copies to the live state would show duplicates).
+"""
+
+from __future__ import annotations
+
+import caxton
+from tests.canary.load import SplitLoad, check_ledger
+from tests.canary.modules import failing, good, trapping
+from tests.conftest import NodeProcess
+
+
+def _spawn(client: caxton.Client) -> str:
+    client.spawn("led", good("v1"), snapshot_every={"messages": 200}, mailbox=100_000)
+    return client.status("led").module_sha256
+
+
+def test_identical_then_changed_versions(node: NodeProcess) -> None:
+    with caxton.connect(node.address, timeout=30) as client:
+        v1 = _spawn(client)
+        with SplitLoad(node.address, "led") as load:
+            load.wait_for(300)
+            same = client.deploy("led", good("v2"), strategy="shadow", duration=1.5,
+                                 timeout=60)
+            changed = client.deploy("led", failing("v3"), strategy="shadow", duration=1.5,
+                                    timeout=60)
+            load.wait_for(len(load.acked) + 300)
+        assert same.state == "retired" and same.report is not None
+        assert same.report["equivalence"] == 1.0 and same.report["compared"] > 500
+        assert same.report["live"]["messages"] > 0 and same.report["shadow"]["messages"] > 0
+        assert changed.report is not None
+        assert 0.9 < changed.report["equivalence"] < 1.0
+        assert changed.report["differences"][0]["shadow"]["status"] == "error"
+        assert changed.report["shadow"]["errors"] > 0 and changed.report["live"]["errors"] == 0
+        assert client.status("led").module_sha256 == v1
+        assert load.errors == []
+        check_ledger(client, "led", load.acked)
+
+
+def test_a_crashing_shadow_ends_and_the_live_version_never_notices(node: NodeProcess) -> None:
+    with caxton.connect(node.address, timeout=30) as client:
+        v1 = _spawn(client)
+        with SplitLoad(node.address, "led") as load:
+            load.wait_for(300)
+            dep = client.deploy("led", trapping(), strategy="shadow", duration=30, timeout=60)
+            load.wait_for(len(load.acked) + 300)
+        assert dep.state == "failed" and "shadow crashed" in dep.reason
+        assert client.status("led").module_sha256 == v1
+        assert client.status("led").restarts == 0
+        assert load.errors == []
+        check_ledger(client, "led", load.acked)
+
+
+def test_parallel_switches_when_the_shadow_matched(node: NodeProcess) -> None:
+    with caxton.connect(node.address, timeout=30) as client:
+        _spawn(client)
+        with SplitLoad(node.address, "led") as load:
+            load.wait_for(300)
+            dep = client.hot_reload("led", good("v2"), strategy="parallel", duration=1.5,
+                                    timeout=60)
+            assert dep.state == "running", dep.progress
+            assert client.status("led").module_sha256 == dep.sha256
+            bad = client.hot_reload("led", failing("v3"), strategy="parallel", duration=1.5,
+                                    timeout=60)
+            assert bad.state == "rolled_back" and "differ" in bad.reason
+            load.wait_for(len(load.acked) + 300)
+        assert client.status("led").module_sha256 == dep.sha256
+        check_ledger(client, "led", load.acked)
