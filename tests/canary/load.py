@@ -60,7 +60,8 @@ def check_ledger(client: caxton.Client, name: str, acked: list[int]) -> LedgerSt
 
     state = wait_until(lambda: (s := dump()).applied >= len(acked) and s,
                        timeout=60, what="every acknowledged send handled")
-    lost = [n for n in acked if not (state.seen >> n) & 1]
+    bits = bin(state.seen)[:1:-1]  # bit n is bits[n]
+    lost = [n for n in acked if n >= len(bits) or bits[n] != "1"]
     assert lost == [], f"{len(lost)} acknowledged messages lost, e.g. {lost[:5]}"
     assert state.duplicates == 0
     assert state.applied == len(acked)
