@@ -156,14 +156,14 @@ def test_scale_up_and_down_under_load_with_kills(node: NodeProcess) -> None:
             load.wait_for(2_000)
             client.scale("led", 4)
             load.wait_for(len(load.acked) + 2_000)
-            assert _kill_agents("led") + _kill_agents("led#1") >= 2
+            assert _kill_agents("led", node) + _kill_agents("led#1", node) >= 2
             load.wait_for(len(load.acked) + 2_000)
             status = client.scale("led", 2)                # #2 and #3 drain and stop
             assert [i["index"] for i in status.instances] == [0, 1]
-            _kill_agents("led#1")
+            _kill_agents("led#1", node)
             load.wait_for(len(load.acked) + 2_000)
             client.scale("led", 4)                         # they come back with their state
-            _kill_agents("led#3")
+            _kill_agents("led#3", node)
             load.wait_for(len(load.acked) + 2_000)
         assert load.errors == []
         _check(client, "led", load.acked, sticky=False)

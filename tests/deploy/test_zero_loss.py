@@ -91,16 +91,24 @@ def _check(client: caxton.Client, name: str, acked: list[int],
     assert stray == [], f"effects of messages never sent: {stray[:5]}"
 
 
-def _agent_pids(name: str) -> Iterator[int]:
-    for proc in psutil.process_iter(["cmdline"]):
-        with_title = " ".join(proc.info["cmdline"] or [])
-        if with_title.strip() == f"caxton agent {name}":
+def _agent_pids(name: str, node: NodeProcess) -> Iterator[int]:
+    """The agent processes of ``node`` titled for ``name`` (never another test's)."""
+    try:
+        tree = psutil.Process(node.process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return
+    for proc in tree:
+        try:
+            title = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if title.strip() == f"caxton agent {name}" and proc.status() != psutil.STATUS_ZOMBIE:
             yield proc.pid
 
 
-def _kill_agents(name: str) -> int:
+def _kill_agents(name: str, node: NodeProcess) -> int:
     killed = 0
-    for pid in _agent_pids(name):
+    for pid in _agent_pids(name, node):
         try:
             os.kill(pid, signal.SIGKILL)
             killed += 1
@@ -117,12 +125,12 @@ def test_no_loss_through_deploy_and_rollback_with_kills(node: NodeProcess, strat
             load.wait_for(500)
             dep = client.deploy("led", ledger("v2"), strategy=strategy, wait=False,
                                 keep_previous=60)
-            _kill_agents("led")                   # the serving instance, and the new one
+            _kill_agents("led", node)                   # the serving instance, and the new one
             wait_until(lambda: client.deployment(dep.id).state in ("running", "rolled_back"),
                        timeout=60, what="the deployment to end")
             load.wait_for(len(load.acked) + 500)
             if client.deployment(dep.id).state == "running":
-                _kill_agents("led")
+                _kill_agents("led", node)
                 load.wait_for(len(load.acked) + 300)
                 assert client.rollback("led", timeout=60).state == "rolled_back"
             load.wait_for(len(load.acked) + 500)
@@ -162,9 +170,9 @@ def test_node_sigkill_mid_deployment(node: NodeProcess, after_switch: bool) -> N
                 assert after.state == "rolled_back" and "restarted" in after.reason
                 assert status.module_sha256 == v1
             load.wait_for(len(load.acked) + 300)
-        assert _agent_count("led") == 1             # one version live, never two or none
+        assert _agent_count("led", node) == 1             # one version live, never two or none
         _check(client, "led", load.acked, load.unanswered)
 
 
-def _agent_count(name: str) -> int:
-    return len(list(_agent_pids(name)))
+def _agent_count(name: str, node: NodeProcess) -> int:
+    return len(list(_agent_pids(name, node)))
