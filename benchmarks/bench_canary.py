@@ -69,7 +69,9 @@ def run(rounds: int) -> dict[str, Any]:
         node = start_test_node(folder)
         try:
             with node.connect(timeout=30) as client:
-                client.spawn("led", ledger("v0"), mailbox=100_000)
+                # snapshots keep each warm-up's replay short, as a real agent's would
+                client.spawn("led", ledger("v0"), mailbox=100_000,
+                             snapshot_every={"messages": 1000})
                 load = Load(node.address)
                 load.thread.start()
                 outcomes: list[dict[str, Any]] = []
@@ -84,15 +86,19 @@ def run(rounds: int) -> dict[str, Any]:
                         "seconds": round(time.monotonic() - started, 2),
                         "verdicts": len(verdicts),
                         "rollback_verdicts": sum(v["decision"] == "rollback" for v in verdicts),
-                        "median_ratios": [v["figures"]["median_ratio"] for v in verdicts]})
+                        "median_ratios": [v["figures"]["median_ratio"] for v in verdicts],
+                        "why": [p["text"] for p in dep.progress if not p["ok"]]})
                     print(f"round {i}: {dep.state} {dep.reason if dep.state != 'running' else ''}"
                           f" ({len(verdicts)} verdicts)", file=sys.stderr)
                 load.stop.set()
                 load.thread.join(60)
                 state = LedgerState.parse(client.call("led", b"ledger:dump", timeout=30))
                 bits = bin(state.seen)[:1:-1]  # bit n is bits[n] (a shift per number is
-                lost = sum(1 for n in load.acked  # quadratic over millions of them)
-                           if n >= len(bits) or bits[n] != "1")
+                # quadratic over millions of them); numbers past the ledger's capacity
+                # (2^22) are counted as rejected, not set
+                lost = sum(1 for n in load.acked if n < state.bits
+                           and (n >= len(bits) or bits[n] != "1"))
+                over = sum(1 for n in load.acked if n >= state.bits)
         finally:
             node.stop()
     rolled = [o for o in outcomes if o["state"] != "running"]
@@ -102,7 +108,8 @@ def run(rounds: int) -> dict[str, Any]:
             "verdicts": verdicts,
             "rollback_verdicts": sum(o["rollback_verdicts"] for o in outcomes),
             "reasons": [o["reason"] for o in rolled],
-            "acked": len(load.acked), "lost": lost, "duplicates": state.duplicates,
+            "acked": len(load.acked), "lost": lost + abs(over - state.rejected),
+            "past_capacity": over, "duplicates": state.duplicates,
             "applied": state.applied, "outcomes": outcomes}
 
 

@@ -45,11 +45,14 @@ def slow(version: str = "slow", spins: int = 14_000) -> bytes:
         .replace(_APPLY, burn).encode()
 
 
-def trapping(version: str = "trapping", every: int = 100) -> bytes:
-    """Traps (``unreachable``) on one sequence number in ``every``: its process dies."""
+def trapping(version: str = "trapping", every: int = 100, after: int = 0) -> bytes:
+    """Traps (``unreachable``) on one sequence number in ``every`` from ``after`` on: its
+    process dies (``after`` past what is sent so far: not in its warm-up's replay)."""
     source = ledger(version).decode()
     check = ("      (then\n"
-             f"        (if (i32.eqz (i32.rem_u (i32.load (local.get $ptr)) (i32.const {every})))\n"
+             "        (if (i32.and\n"
+             f"          (i32.eqz (i32.rem_u (i32.load (local.get $ptr)) (i32.const {every})))\n"
+             f"          (i32.ge_u (i32.load (local.get $ptr)) (i32.const {after})))\n"
              "          (then unreachable))\n"
              "        (return (call $apply (i32.load (local.get $ptr))))))")
     return source.replace(_APPLY, check).encode()

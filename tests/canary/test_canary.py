@@ -80,8 +80,10 @@ def test_a_three_times_slower_version_is_rolled_back_for_latency(node: NodeProce
 
 
 def test_abort_is_a_manual_rollback_and_promote_skips_ahead(node: NodeProcess) -> None:
+    """With two instances: each gets a lane of its own, keys split on both."""
     with caxton.connect(node.address, timeout=30) as client:
         client.spawn("led", good("v1"), snapshot_every={"messages": 200}, mailbox=100_000)
+        client.scale("led", instances=2)
         with SplitLoad(node.address, "led") as load:
             load.wait_for(300)
             slow_stages = {"stages": [(5, 600), (100, 0)], "analysis_interval": 0.5}
@@ -104,5 +106,6 @@ def test_abort_is_a_manual_rollback_and_promote_skips_ahead(node: NodeProcess) -
                        what="the promoted canary")
             load.wait_for(len(load.acked) + 300)
         assert client.status("led").module_sha256 == dep2.sha256
+        assert client.deployment(dep2.id).instances == {"led": True, "led#1": True}
         assert load.errors == []
-        check_ledger(client, "led", load.acked)
+        check_ledger(client, "led", load.acked, instances=2)
