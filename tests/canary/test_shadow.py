@@ -7,10 +7,17 @@ that applied its copies to the live state would show duplicates).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+
+import psutil
+
 import caxton
 from tests.canary.load import SplitLoad, check_ledger
 from tests.canary.modules import failing, good, trapping
 from tests.conftest import NodeProcess
+from tests.helpers import wait_until
 
 
 def _spawn(client: caxton.Client) -> str:
@@ -72,3 +79,41 @@ def test_parallel_switches_when_the_shadow_matched(node: NodeProcess) -> None:
             load.wait_for(len(load.acked) + 300)
         assert client.status("led").module_sha256 == dep.sha256
         check_ledger(client, "led", load.acked)
+
+
+def test_a_hanging_shadow_never_slows_the_live_version(node: NodeProcess) -> None:
+    with caxton.connect(node.address, timeout=30) as client:
+        v1 = _spawn(client)
+        live_pid = client.status("led").pid
+        with SplitLoad(node.address, "led") as load:
+            load.wait_for(300)
+            dep = client.deploy("led", good("v2"), strategy="shadow", duration=4, wait=False)
+            wait_until(lambda: any(p["kind"] == "shadow"
+                                   for p in client.deployment(dep.id).progress),
+                       timeout=30, what="the shadow to start")
+            shadow_pid = wait_until(lambda: next((p for p in _agent_pids("led")
+                                                  if p != live_pid), None),
+                                    timeout=10, what="the shadow's process")
+            os.kill(shadow_pid, signal.SIGSTOP)  # hung: it reads nothing, answers nothing
+            try:
+                load.wait_for(len(load.acked) + 20_000)  # the live version keeps going
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(shadow_pid, signal.SIGCONT)
+            done = wait_until(lambda: (d := client.deployment(dep.id)).state != "deploying"
+                              and d, timeout=60, what="the shadow to end")
+            load.wait_for(len(load.acked) + 300)
+        assert done.state in ("retired", "failed"), done.progress
+        assert client.status("led").module_sha256 == v1
+        assert client.status("led").pid == live_pid and client.status("led").restarts == 0
+        check_ledger(client, "led", load.acked)
+        wait_until(lambda: list(_agent_pids("led")) == [live_pid], timeout=30,
+                   what="the shadow's process gone")
+
+
+def _agent_pids(name: str) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if " ".join(proc.info["cmdline"] or []).strip() == f"caxton agent {name}":
+            found.append(proc.pid)
+    return found
