@@ -61,8 +61,12 @@ def check_ledger(client: caxton.Client, name: str, acked: list[int],
         return [LedgerState.parse(client.call(name, b"ledger:dump", timeout=30, instance=i))
                 for i in range(instances)]
 
-    states = wait_until(lambda: sum((d := dump())[i].applied for i in range(instances))
-                        >= len(acked) and d, timeout=60, what="every acknowledged send handled")
+    def settled() -> list[LedgerState] | None:
+        states = dump()
+        return states if sum(s.applied for s in states) >= len(acked) else None
+
+    states = wait_until(settled, timeout=60, what="every acknowledged send handled")
+    assert states is not None
     seen = 0
     for state in states:
         assert seen & state.seen == 0, "a number took effect in two instances"

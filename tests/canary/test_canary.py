@@ -86,7 +86,8 @@ def test_abort_is_a_manual_rollback_and_promote_skips_ahead(node: NodeProcess) -
         client.scale("led", instances=2)
         with SplitLoad(node.address, "led") as load:
             load.wait_for(300)
-            slow_stages = {"stages": [(5, 600), (100, 0)], "analysis_interval": 0.5}
+            slow_stages: dict[str, Any] = {"stages": [(5, 600), (100, 0)],
+                                           "analysis_interval": 0.5}
             dep = client.deploy("led", good("v2"), strategy="canary", wait=False,
                                 **slow_stages)
             wait_until(lambda: any(p["kind"] == "canary"

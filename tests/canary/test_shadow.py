@@ -91,29 +91,47 @@ def test_a_hanging_shadow_never_slows_the_live_version(node: NodeProcess) -> Non
             wait_until(lambda: any(p["kind"] == "shadow"
                                    for p in client.deployment(dep.id).progress),
                        timeout=30, what="the shadow to start")
-            shadow_pid = wait_until(lambda: next((p for p in _agent_pids("led")
+            shadow_pid = wait_until(lambda: next((p for p in _agent_pids("led", node)
                                                   if p != live_pid), None),
                                     timeout=10, what="the shadow's process")
+            assert shadow_pid is not None
             os.kill(shadow_pid, signal.SIGSTOP)  # hung: it reads nothing, answers nothing
             try:
                 load.wait_for(len(load.acked) + 20_000)  # the live version keeps going
             finally:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(shadow_pid, signal.SIGCONT)
-            done = wait_until(lambda: (d := client.deployment(dep.id)).state != "deploying"
-                              and d, timeout=60, what="the shadow to end")
+            def ended() -> caxton.Deployment | None:
+                found = client.deployment(dep.id)
+                return found if found.state != "deploying" else None
+
+            done = wait_until(ended, timeout=60, what="the shadow to end")
+            assert done is not None
             load.wait_for(len(load.acked) + 300)
         assert done.state in ("retired", "failed"), done.progress
         assert client.status("led").module_sha256 == v1
         assert client.status("led").pid == live_pid and client.status("led").restarts == 0
         check_ledger(client, "led", load.acked)
-        wait_until(lambda: list(_agent_pids("led")) == [live_pid], timeout=30,
+        wait_until(lambda: _agent_pids("led", node) == [live_pid], timeout=30,
                    what="the shadow's process gone")
 
 
-def _agent_pids(name: str) -> list[int]:
+def _agent_pids(name: str, node: NodeProcess) -> list[int]:
+    """The agent processes of ``node`` titled for ``name`` (never another test's)."""
+    return _titled(name, node)
+
+
+def _titled(name: str, node: NodeProcess) -> list[int]:
+    try:
+        tree = psutil.Process(node.process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if " ".join(proc.info["cmdline"] or []).strip() == f"caxton agent {name}":
-            found.append(proc.pid)
+    for proc in tree:
+        try:
+            if " ".join(proc.cmdline()).strip() == f"caxton agent {name}" \
+                    and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
     return found
