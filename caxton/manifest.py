@@ -191,7 +191,8 @@ def _deployment(value: Any, where: str) -> Deployment:
     raw = value.get("strategy", "immediate")
     if not isinstance(raw, str) or raw.strip().lower() not in STRATEGIES:
         later = isinstance(raw, str) and raw.strip().lower() in LATER
-        why = " (not available yet)" if later else ""
+        why = (" (not in manifests yet: use `caxton deploy --strategy canary|shadow`)"
+               if later else "")
         raise ManifestError(f"{where} deployment.strategy: {raw!r}{why}; use immediate, "
                             "rolling or blue-green")
     strategy = STRATEGIES[raw.strip().lower()]

@@ -81,7 +81,7 @@ def test_apply_spawns_deploys_scales_and_is_idempotent(node: NodeProcess, client
     ("agents:\n  - name: c\n    module: nope.wasm\n", "module: cannot read nope.wasm"),
     ("agents:\n  - name: c\n    module: v1.wat\n    instances: 0\n", "instances: a whole"),
     ("agents:\n  - name: c\n    module: v1.wat\n    deployment: {strategy: canary}\n",
-     "deployment.strategy: 'canary' (not available yet)"),
+     "deployment.strategy: 'canary' (not in manifests yet"),
     ("agents:\n  - name: c\n    module: v1.wat\n    deployment:\n      stages: [warm_up: soon]\n",
      "stages[0].warm_up: a duration"),
     ("agents:\n  - {name: c, module: v1.wat\n", "not valid YAML at line"),
