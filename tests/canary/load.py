@@ -2,55 +2,28 @@
 
 from __future__ import annotations
 
-import threading
-
 import caxton
-from chaos.ledger import LedgerState, encode_seq
+from chaos.ledger import LedgerState
 from tests.helpers import wait_until
+from tests.ledger_load import LedgerLoad
 
 #: keys the load spreads its keyed batches over
 KEYS = 64
 
 
-class SplitLoad:
+class SplitLoad(LedgerLoad):
     """Batches of 20 sequence numbers, every other one under a key (``user-N``), so both
     halves of the split (by key and by percentage) carry traffic."""
 
     def __init__(self, address: str, name: str) -> None:
-        self.address, self.name = address, name
-        self.acked: list[int] = []
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(address, name)
+        self._seq = self._turn = 0
 
-    def __enter__(self) -> SplitLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-    def _run(self) -> None:
-        seq = 0
-        turn = 0
-        with caxton.connect(self.address, timeout=30) as client:
-            while not self._stop.is_set():
-                batch = list(range(seq, seq + 20))
-                seq += 20
-                turn += 1
-                key = f"user-{turn % KEYS}" if turn % 2 else None
-                try:
-                    client.send_many(self.name, [encode_seq(n) for n in batch], key=key)
-                except caxton.MailboxFull:
-                    continue
-                except caxton.CaxtonError as exc:
-                    self.errors.append(f"{type(exc).__name__}: {exc}")
-                    continue
-                self.acked.extend(batch)
-
-    def wait_for(self, count: int) -> None:
-        wait_until(lambda: len(self.acked) >= count, timeout=30, what=f"{count} acked sends")
+    def next_batch(self) -> tuple[list[int], str | None]:
+        batch = list(range(self._seq, self._seq + 20))
+        self._seq += 20
+        self._turn += 1
+        return batch, f"user-{self._turn % KEYS}" if self._turn % 2 else None
 
 
 def check_ledger(client: caxton.Client, name: str, acked: list[int],

@@ -9,8 +9,6 @@ key in the same instance.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 import caxton
@@ -20,6 +18,7 @@ from tests.conftest import NodeProcess
 from tests.deploy.modules import counter, counter_v2, ledger
 from tests.deploy.test_zero_loss import _kill_agents
 from tests.helpers import wait_until
+from tests.ledger_load import LedgerLoad
 
 KEYS = 24
 
@@ -28,45 +27,22 @@ def _key(seq: int) -> str:
     return f"user-{seq % KEYS}"
 
 
-class KeyedLoad:
-    """Sends sequence numbers in batches of one key each; remembers what was acknowledged."""
+class KeyedLoad(LedgerLoad):
+    """Batches of one key each (number mod KEYS = the key's index), or keyless."""
+
+    wait_seconds = 60.0
 
     def __init__(self, address: str, name: str, *, keyed: bool = True) -> None:
-        self.address, self.name, self.keyed = address, name, keyed
-        self.acked: list[int] = []
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(address, name)
+        self.keyed = keyed
+        self._rounds = self._k = 0
 
-    def __enter__(self) -> KeyedLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-    def _run(self) -> None:
-        rounds = k = 0
-        with caxton.connect(self.address, timeout=30) as client:
-            while not self._stop.is_set():
-                # every number of a batch has the batch's key (number mod KEYS = key index)
-                batch = [(rounds * 20 + j) * KEYS + k for j in range(20)]
-                key = _key(k)
-                k = (k + 1) % KEYS
-                rounds += k == 0
-                try:
-                    client.send_many(self.name, [encode_seq(n) for n in batch],
-                                     key=key if self.keyed else None)
-                except (caxton.NodeUnavailable, caxton.MailboxFull):
-                    continue  # refused whole: none acknowledged
-                except caxton.CaxtonError as exc:
-                    self.errors.append(f"{type(exc).__name__}: {exc}")
-                    continue
-                self.acked.extend(batch)
-
-    def wait_for(self, count: int) -> None:
-        wait_until(lambda: len(self.acked) >= count, timeout=60, what=f"{count} acked sends")
+    def next_batch(self) -> tuple[list[int], str | None]:
+        k = self._k
+        batch = [(self._rounds * 20 + j) * KEYS + k for j in range(20)]
+        self._k = (k + 1) % KEYS
+        self._rounds += self._k == 0
+        return batch, _key(k) if self.keyed else None
 
 
 def _dumps(client: caxton.Client, name: str) -> list[LedgerState]:

@@ -9,64 +9,30 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Iterator
 
 import psutil
 import pytest
 
 import caxton
-from chaos.ledger import LedgerState, encode_seq
+from chaos.ledger import LedgerState
 from tests.conftest import NodeProcess
 from tests.deploy.modules import ledger
 from tests.helpers import wait_until
+from tests.ledger_load import LedgerLoad
 
 
-class Load:
-    """Sends sequence numbers in batches from a thread; remembers the acknowledged ones."""
+class Load(LedgerLoad):
+    """Batches of 50 consecutive numbers, without a key."""
 
     def __init__(self, address: str, name: str) -> None:
-        self.address, self.name = address, name
-        self.acked: list[int] = []
-        self.errors: list[str] = []
-        self.refused = 0
-        #: batches whose answer was lost with the node: journaled or not, nobody was told
-        self.unanswered: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(address, name)
+        self._seq = 0
 
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-    def _run(self) -> None:
-        seq = 0
-        with caxton.connect(self.address, timeout=30) as client:
-            while not self._stop.is_set():
-                batch = list(range(seq, seq + 50))
-                seq += 50
-                try:
-                    client.send_many(self.name, [encode_seq(n) for n in batch])
-                except caxton.NodeUnavailable:
-                    # the node died with the batch: it may have been committed before
-                    self.unanswered.extend(batch)
-                    continue
-                except caxton.MailboxFull:
-                    # the node is being restarted, or the mailbox pushes back while an
-                    # instance comes up: the batch was refused whole, none acknowledged
-                    self.refused += 1
-                    continue
-                except caxton.CaxtonError as exc:
-                    self.errors.append(f"{type(exc).__name__}: {exc}")
-                    continue
-                self.acked.extend(batch)
-
-    def wait_for(self, count: int) -> None:
-        wait_until(lambda: len(self.acked) >= count, timeout=30, what=f"{count} acked sends")
+    def next_batch(self) -> tuple[list[int], str | None]:
+        batch = list(range(self._seq, self._seq + 50))
+        self._seq += 50
+        return batch, None
 
 
 def _dump(client: caxton.Client, name: str) -> LedgerState:
