@@ -266,6 +266,11 @@ class Canaries:
             run.observed.rollback(reason)
             run.observed.end("rolled_back")
             run.observed = None
+        self._close(run)
+
+    def _close(self, run: Run) -> None:
+        """The run has ended (rolled back, or a shadow done): answer who waits, forget it."""
+        d, dep = self.d, run.dep
         d._unpin(run)
         run.phase = "done"
         for waiter in run.waiters + run.rollback_waiters:
@@ -373,13 +378,4 @@ class Canaries:
         if run.observed is not None:
             run.observed.end("failed" if failure else "success")
             run.observed = None
-        d._unpin(run)
-        run.phase = "done"
-        for waiter in run.waiters + run.rollback_waiters:
-            d.outbox.ok(waiter, dep.to_dict())
-        run.waiters.clear()
-        run.rollback_waiters.clear()
-        if d._runs.get(dep.agent) is run:
-            del d._runs[dep.agent]
-        d._save(dep)
-        d._changed()
+        self._close(run)
