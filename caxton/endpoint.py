@@ -30,15 +30,19 @@ _MAX_IPC_PATH = 107
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+def tcp_host(address: str) -> str | None:
+    """The host of a ``tcp://`` address; None for another transport or a malformed one."""
+    if not address.startswith("tcp://"):
+        return None
+    try:
+        return urlsplit(address).hostname
+    except ValueError:
+        return None
+
+
 def is_loopback_tcp(address: str) -> bool:
     """Whether ``address`` is a TCP address of this host only."""
-    if not address.startswith("tcp://"):
-        return False
-    try:
-        host = urlsplit(address).hostname
-    except ValueError:
-        return False
-    return host in _LOOPBACK_HOSTS
+    return tcp_host(address) in _LOOPBACK_HOSTS
 
 
 def local_endpoint(data_dir: Path) -> str | None:

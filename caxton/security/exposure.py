@@ -11,7 +11,8 @@ logged as a warning at every start.
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+
+from caxton.endpoint import tcp_host
 
 __all__ = ["is_local_only", "listen_refusal"]
 
@@ -27,12 +28,7 @@ def is_local_only(address: str) -> bool:
     """
     if address.startswith(_LOCAL_TRANSPORTS):
         return True
-    if not address.startswith("tcp://"):
-        return False
-    try:
-        host = urlsplit(address).hostname
-    except ValueError:
-        return False
+    host = tcp_host(address)
     if host is None:
         return False
     if host in _LOCAL_NAMES:
