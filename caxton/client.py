@@ -331,9 +331,13 @@ class Client:
         max_attempts: int | None = None,
         intensity: Any = None,
         vectors: Any = None,
+        node: str | None = None,
         timeout: float = 30.0,
     ) -> AgentStatus:
-        """Validate, load and start an agent; return once its first instance serves."""
+        """Validate, load and start an agent; return once its first instance serves.
+
+        In a cluster, ``node`` names the node to run it on; None picks the least
+        loaded (``nodes()`` lists them)."""
         arguments = {
             "name": name,
             "module": read_module_source(module),
@@ -348,6 +352,7 @@ class Client:
             "max_attempts": max_attempts,
             "intensity": _options(intensity),
             "vectors": vectors,
+            "node": node,
         }
         arguments = {k: v for k, v in arguments.items() if v is not None}
         try:
@@ -470,7 +475,13 @@ class Client:
         return AgentStatus.from_dict(self._request("status", {"name": name}))
 
     def list_agents(self) -> list[AgentStatus]:
+        """The agents of the node this client is connected to."""
         return [AgentStatus.from_dict(d) for d in self._request("list", {})]
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every node of the cluster (a node on SQLite is a cluster of one): name,
+        address, epoch, state (alive, lapsed, left, dead), lease_age_s, agents."""
+        return list(self._request("nodes", {}))
 
     def scale(self, name: str, instances: int, *, drain_timeout: float = 60.0,
               timeout: float = 120.0) -> AgentStatus:

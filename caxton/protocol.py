@@ -95,6 +95,8 @@ OPERATIONS = frozenset(
         "crashes",
         "crash",
         "scale",
+        "nodes",
+        "cluster_poke",
     }
 )
 

@@ -40,6 +40,8 @@ class AgentStatus:
     #: each instance behind the name: index, pid, state, health, mailbox_depth,
     #: messages_handled, messages_failed, restarts, version (``Client.scale``)
     instances: tuple[dict[str, Any], ...] = ()
+    #: the node that runs it (in a cluster, the owner of its placement)
+    node: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentStatus:

@@ -46,6 +46,9 @@ def build_parser() -> Parser:
     from caxton.cli import apply
 
     apply.add_parser(nouns)  # manifests (agents.yaml)
+    from caxton.cli import cluster
+
+    cluster.add_parser(nouns)  # several nodes over one PostgreSQL store (issue 15)
     return parser
 
 
@@ -103,6 +106,10 @@ def _dispatch(args: object) -> int:
             from caxton.cli import apply
 
             return apply.run(args, client)
+        if args.noun == "cluster":
+            from caxton.cli import cluster
+
+            return cluster.run(args, client)
         if args.noun == "top":
             from caxton.cli import top
 

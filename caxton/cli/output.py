@@ -36,12 +36,28 @@ def render_bytes(value: bytes) -> str:
 
 
 def status_table(statuses: list[AgentStatus]) -> str:
-    rows = [[_cell(getattr(s, c)) for c in STATUS_COLUMNS] for s in statuses]
+    return table(STATUS_COLUMNS, [[getattr(s, c) for c in STATUS_COLUMNS] for s in statuses],
+                 "(no agents)")
+
+
+#: the columns of ``caxton cluster status``
+NODE_COLUMNS = ("name", "state", "address", "lease_age_s", "agents", "epoch")
+
+
+def nodes_table(nodes: list[dict[str, Any]]) -> str:
+    rows = [[f"{n['name']} *" if n.get("self") else n["name"],
+             *(n.get(c) for c in NODE_COLUMNS[1:])] for n in nodes]
+    return table(NODE_COLUMNS, rows, "(no nodes)") + "\n* the node asked"
+
+
+def table(columns: tuple[str, ...], values: list[list[Any]], empty: str) -> str:
+    """Columns padded to their widest cell, a header in capitals."""
+    rows = [[_cell(v) for v in row] for row in values]
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
-              for i, c in enumerate(STATUS_COLUMNS)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(STATUS_COLUMNS, widths, strict=True))]
+              for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines) if rows else lines[0] + "\n(no agents)"
+    return "\n".join(lines) if rows else lines[0] + "\n" + empty
 
 
 def status_detail(status: AgentStatus) -> str:

@@ -71,6 +71,7 @@ class Agents:
     #: (agents brought back, agents to bring back) while recovering, else None
     recovering: tuple[int, int] | None = None
     caps: AgentCaps | None = None  # each process's cgroup caps; the node sets them
+    node_name = ""  # the node's name, shown in each agent's status; the node sets it
 
     def __init__(self, registry: dict[str, AgentRecord], *, runtime: Runtime, store: Store,
                  router: Router, outbox: Outbox, modules: Modules, budget: Budget,
@@ -134,7 +135,8 @@ class Agents:
             self.store.record_event(name, "transition", t.source, t.target, t.reason)
             self.store.set_agent_state(name, t.target)
 
-        rec = AgentRecord(spec=spec, lifecycle=Lifecycle(on_transition=record_transition))
+        rec = AgentRecord(spec=spec, lifecycle=Lifecycle(on_transition=record_transition),
+                          node=self.node_name)
         self.by_name[name] = rec
         return rec
 
@@ -451,6 +453,35 @@ class Agents:
 
     # -- recovery ----------------------------------------------------------------------
 
+    def bring_back(self, spec_dict: dict[str, Any], state: str, why: str) -> AgentRecord:
+        """An agent as the store keeps it, registered with its pending messages and
+        started again if it was up (a node restarting, or adopting another's agent)."""
+        spec = AgentSpec.from_dict(spec_dict)
+        rec = self.add(spec)
+        rec.mailbox.extend(
+            Message(m.id, m.sender, m.payload, m.attempts, m.reasons)
+            for m in self.store.pending_messages(spec.name))
+        comes_back = state in (State.LOADED, State.READY, State.RUNNING, State.DRAINING)
+        if not comes_back or spec.restart == "temporary":
+            rec.lifecycle.state = State(state) if not comes_back else State.FAILED
+            return rec
+        wasm = self.store.get_module(spec.module_sha256)
+        if wasm is None:
+            rec.lifecycle.state = State.FAILED
+            rec.last_failure = "module missing from the store"
+            return rec
+        self.modules.install(spec.module_sha256, wasm, spec.security)
+        try:
+            self.budget.check(spec, self.running_specs(besides=rec))
+        except ResourceExhausted as exc:
+            rec.lifecycle.state = State.FAILED
+            rec.last_failure = f"not restarted: {exc.message}"
+            log.error("agent %s not restarted: %s", spec.name, exc.message)
+            return rec
+        rec.lifecycle.to(State.LOADED, why)
+        self.start(rec)
+        return rec
+
     def recover(self) -> None:
         """Bring back every agent of the data folder as it was when the node went down."""
         for _ in self.recover_steps():
@@ -463,30 +494,7 @@ class Agents:
         for done, (spec_dict, state) in enumerate(stored):
             self.recovering = (done, len(stored))
             yield done, len(stored)
-            spec = AgentSpec.from_dict(spec_dict)
-            rec = self.add(spec)
-            rec.mailbox.extend(
-                Message(m.id, m.sender, m.payload, m.attempts, m.reasons)
-                for m in self.store.pending_messages(spec.name))
-            comes_back = state in (State.LOADED, State.READY, State.RUNNING, State.DRAINING)
-            if comes_back and spec.restart != "temporary":
-                wasm = self.store.get_module(spec.module_sha256)
-                if wasm is None:
-                    rec.lifecycle.state = State.FAILED
-                    rec.last_failure = "module missing from the store"
-                    continue
-                self.modules.install(spec.module_sha256, wasm, spec.security)
-                try:
-                    self.budget.check(spec, self.running_specs(besides=rec))
-                except ResourceExhausted as exc:
-                    rec.lifecycle.state = State.FAILED
-                    rec.last_failure = f"not restarted: {exc.message}"
-                    log.error("agent %s not restarted: %s", spec.name, exc.message)
-                    continue
-                rec.lifecycle.to(State.LOADED, "node restarted")
-                self.start(rec)
-            else:
-                rec.lifecycle.state = State(state) if not comes_back else State.FAILED
+            self.bring_back(spec_dict, state, "node restarted")
         self.instances.link()
         self.store.commit()
         self.recovering = None

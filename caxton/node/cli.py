@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=None, metavar="URL",
                         help="keep the store in PostgreSQL (postgresql://...) rather than in"
                              " SQLite in the data folder (docs/node.md, Store backends)")
+    parser.add_argument("--lease-seconds", type=_positive_seconds, default=1.5, metavar="S",
+                        help="with a PostgreSQL store, how long this node's lease lasts"
+                             " unrenewed before the other nodes take its agents over"
+                             " (default: 1.5; docs/cluster.md)")
+    parser.add_argument("--advertise", default=None, metavar="ENDPOINT",
+                        help="the address other nodes reach this one at (default: the"
+                             " --listen address)")
     parser.add_argument("--max-agents", type=int, default=None, metavar="N",
                         help="the most agents running at once (default: what the file"
                              " descriptor limit allows)")
@@ -134,6 +141,7 @@ def config_from_args(args: argparse.Namespace) -> NodeConfig:
 
     return NodeConfig(secret_key=args.secret_key, authorized_keys=args.authorized_keys,
                       insecure=args.insecure, durability=args.durability, store=args.store,
+                      lease_seconds=args.lease_seconds, advertise=args.advertise,
                       validation_seconds=args.validation_seconds,
                       max_agents=args.max_agents, memory_budget_bytes=args.memory_budget,
                       maximums=Maximums.from_pairs(args.max_limit),

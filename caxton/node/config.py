@@ -25,6 +25,11 @@ class NodeConfig:
     #: where the store is: None for SQLite in the data folder (the default), or a
     #: ``postgresql://`` URL (``--store``; docs/node.md, "Store backends")
     store: str | None = None
+    #: how long a cluster node's lease lasts without renewal (a PostgreSQL store):
+    #: past it the others take the node's agents over (docs/cluster.md)
+    lease_seconds: float = 1.5
+    #: the address other nodes reach this one at (None: the ``--listen`` address)
+    advertise: str | None = None
     #: the node's CurveZMQ secret key file (``caxton keys generate``); with
     #: ``authorized_keys``, every client must hold an authorized key (docs/security.md)
     secret_key: str | None = None

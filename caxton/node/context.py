@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from caxton.deploy.controller import Deployments
 from caxton.node.agents import Agents
@@ -20,6 +20,9 @@ from caxton.node.outbox import Outbox
 from caxton.node.records import Waiter
 from caxton.node.router import Router
 from caxton.store import Store
+
+if TYPE_CHECKING:
+    from caxton.node.cluster import ClusterRole
 
 #: a handler's result when the reply comes later, from the router or the agents
 DEFERRED: Any = object()
@@ -40,6 +43,10 @@ class NodeContext:
     agents: Agents
     modules: Modules
     deploys: Deployments
+    #: the management address clients reach this node at
+    address: str = ""
+    #: this node's membership of a cluster (a PostgreSQL store), else None
+    cluster: ClusterRole | None = None
 
 
 Handler = Callable[[NodeContext, Waiter, dict[str, Any]], Any]

@@ -30,7 +30,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -59,6 +59,9 @@ from caxton.store import Store, StoreError, is_url, open_store
 from caxton.wasm import ModuleCache
 from caxton.zmqflags import NOBLOCK, RCVMORE, readable
 from supervisor import Runtime, TimerHandle
+
+if TYPE_CHECKING:
+    from caxton.node.cluster import ClusterRole
 
 log = logging.getLogger("caxton.node")
 
@@ -149,16 +152,19 @@ class Node:
                                            memory_bytes=self.config.memory_budget_bytes),
                              cache_dir=cache.directory, changed=self._schedule_flush,
                              on_stopped=self._maybe_exit)
+        self.agents.node_name = name
         self.agents.caps = AgentCaps(self.config.agent_cpu, self.config.agent_memory_overhead)
         log_support(self.runtime.cgroups, self.agents.caps)
         self.deploys = Deployments(store=self.store, agents=self.agents, router=self.router,
                                    modules=modules, outbox=self.outbox, runtime=self.runtime,
                                    changed=self._schedule_flush)
+        self.cluster = self._join_cluster()
         self.context = NodeContext(
             name=name, config=self.config, instance=secrets.token_hex(8),
             local_address=self.local_address, started=time.time(), store=self.store,
             router=self.router, outbox=self.outbox, agents=self.agents, modules=modules,
-            deploys=self.deploys)
+            deploys=self.deploys, cluster=self.cluster,
+            address=self.address)
         self.observing = self._observe()  # metrics, HTTP endpoint, flight recorder
         self._flush_scheduled = False
         self._commits_at_tick = -1
@@ -213,6 +219,23 @@ class Node:
             return Gate.load(config.secret_key, config.authorized_keys)
         except (KeyFileError, OSError) as exc:
             raise NodeError(f"keys: {exc}") from None
+
+    def _join_cluster(self) -> ClusterRole | None:
+        """A node on a PostgreSQL store is a member of the cluster that shares it
+        (imported only then: a node on SQLite never loads the PostgreSQL driver)."""
+        if self.config.store is None:
+            return None
+        import psycopg
+
+        from caxton.node.cluster import ClusterRole
+        from caxton.store.postgres import PostgresStore
+
+        assert isinstance(self.store, PostgresStore)
+        try:
+            return ClusterRole(self, self.store, self.config.store)
+        except (StoreError, psycopg.Error) as exc:
+            self.close()
+            raise NodeError(f"cannot join the cluster: {exc}") from None
 
     def _open_store(self) -> Store:
         """Open the store, refusing one that cannot be the truth about this folder.
@@ -344,8 +367,13 @@ class Node:
         observing = getattr(self, "observing", None)
         if observing is not None:
             observing.close()
+        cluster = getattr(self, "cluster", None)
+        if cluster is not None:
+            cluster.links.close()
         self.runtime.close()
         self.store.close()
+        if cluster is not None:
+            cluster.close()  # after the last commit: the others adopt from it
         self.socket.close(0)
         os.close(self._lock)
 
@@ -376,6 +404,8 @@ class Node:
         if self.store.fault is None and (self.router.accepted or self.outbox):
             self.router.accepted = False
             self.store.commit()
+            if self.cluster is not None:
+                self.cluster.after_commit()
         elif self.store.dirty and self._group_commit is None:
             self._group_commit = self.runtime.call_later(GROUP_COMMIT_SECONDS,
                                                          self._commit_group)
@@ -398,6 +428,8 @@ class Node:
     def _tick(self) -> None:
         if self.gate is not None:  # a key removed from the folder is refused within a tick
             self.gate.refresh()
+        if self.cluster is not None:
+            self.cluster.tick()
         if self.store.fault is not None:
             self._retry_store()
         # Nothing committed for a whole tick: the loop is idle, so this is
@@ -477,6 +509,13 @@ class Node:
                                                                request.arguments):
             self._held.append((identity, frame, extra, grant))  # answered once recovered
             return
+        if self.cluster is not None:
+            try:
+                if self.cluster.intercept(identity, request):
+                    return  # forwarded: the owner's answer comes back over the link
+            except CaxtonError as exc:
+                self.outbox.error(waiter, exc)
+                return
         if self.store.fault is not None and request.operation not in READ_ONLY:
             self.outbox.error(waiter, StorageUnavailable(
                 f"the node cannot write its store ({self.store.fault}); it accepts nothing"

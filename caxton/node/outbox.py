@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import msgpack
 import zmq
 
 from caxton import protocol
@@ -92,6 +93,18 @@ class Outbox:
     def raw(self, identity: bytes, frame: bytes) -> None:
         """A frame that promises nothing (an error to an undecodable request)."""
         self._plain.append((identity, frame))
+
+    def fail_promises(self, error: CaxtonError) -> None:
+        """Turn every held promise into ``error``: what it promised will not be kept
+        (a fenced cluster node's acknowledgements, see ``caxton.node.cluster``)."""
+        held, self._frames = self._frames, []
+        for identity, frame in held:
+            try:
+                request_id = msgpack.unpackb(frame, raw=False)[0]
+            except Exception:
+                continue
+            self._plain.append((identity, protocol.encode_error(
+                request_id, type(error).__name__, error.message, error.data)))
 
     def __bool__(self) -> bool:
         return bool(self._frames or self._plain)

@@ -45,6 +45,7 @@ class AgentRecord:
 
     spec: AgentSpec
     lifecycle: Lifecycle
+    node: str = ""  # the name of the node that runs it (status shows it)
     supervisor: Supervisor | None = None
     mailbox: deque[Message] = field(default_factory=deque)
     in_flight: dict[int, Message] = field(default_factory=dict)

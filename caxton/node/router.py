@@ -72,6 +72,9 @@ class Router:
     """
 
     observe: Hooks = NULL_HOOKS  # metrics and the flight recorder (caxton.observe.attach)
+    #: a cluster node's way to an agent it does not hold: (target, sender, payload) ->
+    #: whether another node owns it and the message is kept for it (caxton.node.cluster)
+    remote: Callable[[str, str, bytes], bool] | None = None
 
     def __init__(self, store: Store, outbox: Outbox, agents: dict[str, AgentRecord]) -> None:
         self.store = store
@@ -296,6 +299,8 @@ class Router:
             dest = None if dest.primary is not None else route(dest, None, None)
         reason = None
         if dest is None:
+            if self.remote is not None and self.remote(target, rec.name, payload):
+                return
             reason = f"send to unknown agent {target!r}"
         else:
             try:

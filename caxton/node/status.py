@@ -26,6 +26,7 @@ def instance_status(rec: AgentRecord) -> dict[str, Any]:
 
 def agent_status(rec: AgentRecord) -> dict[str, Any]:
     status = _one_status(rec)
+    status["node"] = rec.node or None
     group = rec.group
     if group is None:
         status["instances"] = [instance_status(rec)]

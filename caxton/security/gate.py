@@ -107,6 +107,12 @@ class Gate:
     def public_key(self) -> bytes:
         return self._secret.public
 
+    @property
+    def key_pair(self) -> tuple[bytes, bytes]:
+        """(public, secret): what this node presents when it connects to another node."""
+        assert self._secret.secret is not None  # loaded from a secret key file
+        return self._secret.public, self._secret.secret
+
     def _install(self, keys: dict[bytes, AuthorizedKey]) -> None:
         grants: dict[str, Grant | None] = {}
         for key in keys.values():

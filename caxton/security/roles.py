@@ -19,7 +19,7 @@ VIEWER = "viewer"
 ROLES = (ADMIN, OPERATOR, VIEWER)
 
 _VIEWER_OPERATIONS = frozenset({"status", "list", "ping", "deployments", "deployment",
-                                "overview", "crashes"})
+                                "overview", "crashes", "nodes"})
 # a crash record carries message payloads, as dead letters do
 _OPERATOR_OPERATIONS = _VIEWER_OPERATIONS | frozenset(
     {"send", "call", "send_batch", "monitor", "dead_letters", "crash"})

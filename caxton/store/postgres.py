@@ -108,6 +108,9 @@ CREATE TABLE IF NOT EXISTS deploy_snapshots (
 #: configured (``remote_apply``; without one it is the same as ``on``).
 DURABILITY = {"process": "on", "machine": "remote_apply"}
 
+#: the advisory lock taken while the tables are created (any constant: ours)
+SCHEMA_LOCK = 0x636178746F6E  # "caxton"
+
 #: how long opening (or reopening, on a retry) a connection may take
 CONNECT_SECONDS = 5
 
@@ -137,7 +140,15 @@ def _redacted(url: str) -> str:
 
 
 class PostgresStore(WriteLog):
-    """The node's durable state in a PostgreSQL database (``caxton.store.base.Store``)."""
+    """The node's durable state in a PostgreSQL database (``caxton.store.base.Store``).
+
+    In a cluster (``caxton.cluster``) several nodes share the tables: ``owner``
+    names this node, and what it loads at start is only what the placement
+    gives it; agents of other nodes reach it as transfers (``transfer``).
+    """
+
+    #: this node's name in a cluster: it loads only the agents placed on it
+    owner: str | None = None
 
     ERRORS = (psycopg.Error,)
     APPEND_SQL = "INSERT INTO messages (id, agent, sender, payload) VALUES (%s, %s, %s, %s)"
@@ -152,6 +163,9 @@ class PostgresStore(WriteLog):
         self._db = self._connect()
         try:
             with self._db.transaction():
+                # nodes starting together would race on CREATE TABLE IF NOT EXISTS
+                # (PostgreSQL checks "not exists" before it locks): one at a time
+                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                 self._db.execute(SCHEMA)
             self._next_id = self._last_message_id() + 1
         except BaseException:
@@ -159,11 +173,23 @@ class PostgresStore(WriteLog):
             raise
         self._start_log(self._next_id)
 
+    #: a transaction left open longer than this is ended by the server (a cluster
+    #: node sets it to its lease: a node paused mid-transaction must not hold the
+    #: row a takeover needs); 0: never
+    idle_in_transaction_ms = 0
+
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS,
                                application_name="caxton-node")
         conn.execute(f"SET synchronous_commit = {DURABILITY[self.durability]}")
+        conn.execute(f"SET idle_in_transaction_session_timeout = {self.idle_in_transaction_ms}")
         return conn
+
+    def join_cluster(self, owner: str, idle_in_transaction_ms: int) -> None:
+        """From now on this store is one node's share of a cluster's (``caxton.cluster``)."""
+        self.owner = owner
+        self.idle_in_transaction_ms = idle_in_transaction_ms
+        self._db.execute(f"SET idle_in_transaction_session_timeout = {idle_in_transaction_ms}")
 
     def _last_message_id(self) -> int:
         """The highest message id ever used (see ``SQLiteStore._last_message_id``)."""
@@ -242,17 +268,51 @@ class PostgresStore(WriteLog):
                     (state, time.time(), name))
 
     def load_agents(self) -> list[tuple[dict[str, Any], str]]:
-        rows = self._read("SELECT spec, state FROM agents ORDER BY created, name")
+        if self.owner is None:
+            rows = self._read("SELECT spec, state FROM agents ORDER BY created, name")
+        else:  # an agent's instances (NAME#k) go with the agent
+            rows = self._read(
+                "SELECT spec, state FROM agents WHERE split_part(name, '#', 1) IN"
+                " (SELECT agent FROM placement WHERE node = %s) ORDER BY created, name",
+                (self.owner,))
         return [(_unpack(bytes(spec)), state) for spec, state in rows]
+
+    def load_agent(self, name: str) -> list[tuple[dict[str, Any], str]]:
+        """One agent's spec and state with its instances' (an adopted agent's)."""
+        rows = self._read("SELECT spec, state FROM agents WHERE split_part(name, '#', 1) = %s"
+                          " ORDER BY created, name", (name,))
+        return [(_unpack(bytes(spec)), state) for spec, state in rows]
+
+    # -- transfers: messages for agents another node owns (caxton.cluster) ----------
+
+    def transfer(self, agent: str, sender: str, payload: bytes) -> None:
+        """Keep a message for an agent of another node, in this turn's transaction."""
+        self._write("INSERT INTO transfers (agent, sender, payload) VALUES (%s, %s, %s)",
+                    (agent, sender, payload))
+
+    def transfers(self, limit: int) -> list[tuple[int, str, str, bytes]]:
+        """Messages waiting for agents this node owns, oldest first."""
+        rows = self._read(
+            "SELECT id, agent, sender, payload FROM transfers WHERE agent IN"
+            " (SELECT agent FROM placement WHERE node = %s) ORDER BY id LIMIT %s",
+            (self.owner, limit))
+        return [(int(i), a, s, bytes(p)) for i, a, s, p in rows]
+
+    def drop_transfer(self, transfer_id: int) -> None:
+        """A transfer taken into the journal (in the same transaction)."""
+        self._write("DELETE FROM transfers WHERE id = %s", (transfer_id,))
 
     def delete_agent(self, name: str) -> None:
         for table in ("agents", "messages", "snapshots", "dead_letters", "deployments",
                       "deploy_snapshots"):
             column = "name" if table == "agents" else "agent"
             self._write(f"DELETE FROM {table} WHERE {column} = %s", (name,))
+        if self.owner is not None:
+            self._write("DELETE FROM placement WHERE agent = %s", (name,))
+            self._write("DELETE FROM transfers WHERE agent = %s", (name,))
         self._write("INSERT INTO meta (key, value) VALUES ('id_floor', %s)"
-                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (self._next_id - 1,))
+                    " ON CONFLICT (key) DO UPDATE SET value = greatest(meta.value,"
+                    " excluded.value)", (self._next_id - 1,))
 
     # -- the journal ----------------------------------------------------------------
 
@@ -343,7 +403,12 @@ class PostgresStore(WriteLog):
             (deployment_id, agent, state, _pack(body), time.time()))
 
     def load_deployments(self) -> list[dict[str, Any]]:
-        rows = self._read("SELECT body FROM deployments ORDER BY id")
+        if self.owner is None:
+            rows = self._read("SELECT body FROM deployments ORDER BY id")
+        else:
+            rows = self._read("SELECT body FROM deployments WHERE agent IN"
+                              " (SELECT agent FROM placement WHERE node = %s) ORDER BY id",
+                              (self.owner,))
         return [_unpack(bytes(body)) for (body,) in rows]
 
     def last_deployment_id(self) -> int:

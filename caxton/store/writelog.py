@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from caxton.errors import StorageUnavailable
@@ -28,6 +28,17 @@ log = logging.getLogger("caxton.node")
 
 #: one logged write: (sql, params, executemany?)
 Write = tuple[str, Any, bool]
+#: ids before a store asks for a block (``id_blocks``): no store hands out more
+NO_BLOCK_END = 2**62
+
+
+class Fenced(Exception):
+    """The transaction's guard refused it: this node no longer owns what it writes.
+
+    A cluster node's store guards every transaction with its lease and epoch
+    (``caxton.cluster.membership``); once another node took its agents over,
+    nothing more it writes may land.
+    """
 
 
 class WriteLog:
@@ -40,6 +51,14 @@ class WriteLog:
     MARK_HANDLED_SQL: ClassVar[str] = ""
 
     _db: Any
+    #: run on the transaction's connection right after each BEGIN; False refuses the
+    #: whole transaction (``Fenced``). A cluster node renews its lease with it.
+    guard: Callable[[Any], bool] | None = None
+    #: a block of message ids (first, last) when the current one is used up; None:
+    #: the store's own counter is the only writer (a single node)
+    id_blocks: Callable[[], tuple[int, int]] | None = None
+    #: the guard refused a transaction: the node must let go of its agents and rejoin
+    fenced = False
 
     def _start_log(self, next_id: int) -> None:
         self._in_transaction = False
@@ -52,8 +71,15 @@ class WriteLog:
         self.fault: str | None = None
         self.fault_since: float | None = None
         self._next_id = next_id
+        self._id_end = NO_BLOCK_END
         #: every message id up to this one is committed: durable
         self.durable_through = next_id - 1
+
+    def new_id_block(self) -> None:
+        """Take the next block of ids now: every id from it is above any id handed out
+        anywhere before (a node adopting an agent keeps the agent's ids rising)."""
+        if self.id_blocks is not None:
+            self._next_id, self._id_end = self.id_blocks()
 
     # -- what a backend provides --------------------------------------------------------
 
@@ -79,6 +105,16 @@ class WriteLog:
         if not self._in_transaction:
             self._db.execute("BEGIN")
             self._in_transaction = True
+            self._check_guard()
+
+    def _failures(self) -> tuple[type[Exception], ...]:
+        """What makes a write not happen: the driver's errors, and the fence."""
+        return (*self.ERRORS, Fenced)
+
+    def _check_guard(self) -> None:
+        if self.guard is not None and not self.guard(self._db):
+            self.fenced = True
+            raise Fenced("fenced: another node owns this node's agents now")
 
     def _apply(self, sql: str, params: Any, many: bool) -> None:
         self._log.append((sql, params, many))
@@ -87,7 +123,7 @@ class WriteLog:
         try:
             self._begin()
             self._run(sql, params, many)
-        except self.ERRORS as exc:
+        except self._failures() as exc:
             self._fail(exc)
 
     def _fail(self, exc: Exception) -> None:
@@ -111,6 +147,9 @@ class WriteLog:
     def append_message(self, agent: str, sender: str, payload: bytes) -> int:
         """Journal a message (write-behind: durable at the next commit); returns its id."""
         message_id = self._next_id
+        if message_id > self._id_end:
+            self.new_id_block()
+            message_id = self._next_id
         self._next_id += 1
         self._appended.append((message_id, agent, sender, payload))
         return message_id
@@ -134,6 +173,27 @@ class WriteLog:
     def dirty(self) -> bool:
         return self._in_transaction or bool(self._appended or self._handled)
 
+    def renew(self) -> bool:
+        """Commit, running the guard even when nothing was written (a lease's renewal)."""
+        if self.fault is None and self.guard is not None:
+            try:
+                self._begin()
+            except self._failures() as exc:
+                self._fail(exc)
+        return self.commit()
+
+    def discard(self) -> None:
+        """Let go of every write not yet committed and of the fault: a fenced node's
+        writes must never land, and it starts over from what the store holds."""
+        self._rollback()
+        self._in_transaction = False
+        self._appended.clear()
+        self._handled.clear()
+        self._log.clear()
+        self.fault = None
+        self.fault_since = None
+        self.fenced = False
+
     def commit(self) -> bool:
         """Make everything written so far durable; False if the store is (still) faulted."""
         self._write_behind()
@@ -156,10 +216,11 @@ class WriteLog:
         try:
             self._reconnect()
             self._db.execute("BEGIN")
+            self._check_guard()
             for sql, params, many in self._log:
                 self._run(sql, params, many)
             self._db.execute("COMMIT")
-        except self.ERRORS as exc:
+        except self._failures() as exc:
             self._rollback()
             self.fault = self._describe(exc)
             return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from caxton.node.context import Handler
 from caxton.node.handlers import (
+    cluster,
     deployments,
     inspection,
     instances,
@@ -31,8 +32,9 @@ def _merge(*tables: dict[str, Handler]) -> dict[str, Handler]:
 
 
 OPERATIONS = _merge(lifecycle.OPERATIONS, messaging.OPERATIONS, inspection.OPERATIONS,
-                    deployments.OPERATIONS, observing.OPERATIONS, instances.OPERATIONS)
+                    deployments.OPERATIONS, observing.OPERATIONS, instances.OPERATIONS,
+                    cluster.OPERATIONS)
 #: operations that write nothing: served, and answered at once, even while the
 #: store cannot commit
 READ_ONLY = frozenset(inspection.OPERATIONS) | deployments.READ_ONLY | frozenset(
-    observing.OPERATIONS)
+    observing.OPERATIONS) | frozenset(cluster.OPERATIONS)

@@ -26,7 +26,8 @@ def ping(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
             "budget": ctx.agents.budget.usage(ctx.agents.running_specs()),
             "cgroups": cgroups.report(ctx.agents.runtime.cgroups, ctx.agents.caps),
             "storage": {"ok": ctx.store.fault is None, "fault": ctx.store.fault,
-                        "since": ctx.store.fault_since, "durability": ctx.store.durability}}
+                        "since": ctx.store.fault_since, "durability": ctx.store.durability},
+            "cluster": None if ctx.cluster is None else ctx.cluster.report()}
 
 
 def status(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
@@ -34,7 +35,8 @@ def status(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
 
 
 def list_agents(ctx: NodeContext, waiter: Waiter, arguments: dict[str, Any]) -> Any:
-    return [agent_status(_live_monitors(ctx, rec)) for rec in ctx.agents.records()
+    return [agent_status(_live_monitors(ctx, rec))
+            for rec in ctx.agents.records()
             if rec.primary is None]  # an agent's instances are in its status
 
 

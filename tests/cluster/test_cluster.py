@@ -1,0 +1,171 @@
+"""Three real nodes over one real PostgreSQL database: membership, routing between
+nodes, remote DOWN ``noconnection``, failover with state, and the fence."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+import caxton
+from caxton.cluster.local import LocalCluster
+from caxton.wasm import example_path
+from tests.helpers import wait_until
+from tests.pg import NEEDS_POSTGRES
+
+pytestmark = NEEDS_POSTGRES
+
+
+def _owner(cluster: LocalCluster, name: str) -> str:
+    with caxton.connect(cluster["n1"].address, timeout=10) as client:
+        node = client.status(name).node
+        assert node is not None
+        return node
+
+
+def test_every_node_lists_the_whole_cluster(cluster: LocalCluster) -> None:
+    for node in cluster.nodes:
+        with caxton.connect(node.address, timeout=10) as client:
+            listed = {n["name"]: n for n in client.nodes()}
+            assert set(listed) == {"n1", "n2", "n3"}
+            assert all(n["state"] == "alive" for n in listed.values())
+            assert listed[node.name]["self"] and listed[node.name]["address"] == node.address
+            assert client.ping()["cluster"]["epoch"] == 1
+
+
+def test_calls_and_sends_reach_an_agent_on_another_node(cluster: LocalCluster) -> None:
+    with caxton.connect(cluster["n1"].address, timeout=10) as client:
+        status = client.spawn("counter", example_path("counter"), node="n2")
+        assert status.node == "n2"
+        client.send_many("counter", [b"inc"] * 50)
+    with caxton.connect(cluster["n3"].address, timeout=10) as client:
+        client.send("counter", b"inc")
+        assert client.call("counter", b"get") == b"51"
+        assert client.status("counter").node == "n2"
+    with caxton.connect(cluster["n2"].address, timeout=10) as client:
+        assert [a.name for a in client.list_agents()] == ["counter"]
+        assert client.call("counter", b"get") == b"51"
+
+
+def test_a_spawn_without_a_node_goes_to_the_least_loaded(cluster: LocalCluster) -> None:
+    with caxton.connect(cluster["n1"].address, timeout=10) as client:
+        placed = [client.spawn(f"echo{i}", example_path("echo")).node for i in range(6)]
+        assert sorted(placed) == ["n1", "n1", "n2", "n2", "n3", "n3"]
+        try:
+            client.spawn("echo0", example_path("echo"), node="n3")
+        except caxton.AgentExists as exc:
+            assert "already exists" in str(exc)
+        else:
+            raise AssertionError("a second agent of the same name was spawned")
+        try:
+            client.spawn("lost", example_path("echo"), node="n9")
+        except caxton.InvalidRequest as exc:
+            assert "n9" in str(exc)
+        else:
+            raise AssertionError("a spawn on an unknown node was accepted")
+
+
+def test_agents_on_different_nodes_send_to_each_other(cluster: LocalCluster) -> None:
+    with caxton.connect(cluster["n1"].address, timeout=10) as client:
+        client.spawn("a", example_path("pingpong"), node="n1")
+        client.spawn("b", example_path("pingpong"), node="n3")
+        for _ in range(20):
+            client.send("a", b"b")  # a pings b on n3, b pongs a on n1
+        wait_until(lambda: client.call("a", b"count") == b"20", timeout=20,
+                   what="20 pongs across nodes")
+        assert client.dead_letters("a") == [] and client.dead_letters("b") == []
+
+
+def test_a_monitor_across_nodes_gets_down_noconnection(cluster: LocalCluster) -> None:
+    with caxton.connect(cluster["n1"].address, timeout=10) as client:
+        client.spawn("watched", example_path("echo"), node="n2")
+        monitor = client.monitor("watched", timeout=15)
+        cluster.kill("n2")
+        killed = time.monotonic()
+        down = next(monitor)
+        elapsed = time.monotonic() - killed
+        assert down.reason == "noconnection", down
+        print(f"DOWN noconnection {elapsed:.2f}s after the kill")
+
+
+def test_a_killed_nodes_agents_serve_elsewhere_with_their_state(cluster: LocalCluster) -> None:
+    with caxton.connect(cluster["n1"].address, timeout=10) as client:
+        client.spawn("counter", example_path("counter"), node="n2",
+                     snapshot_every={"messages": 40})
+        client.send_many("counter", [b"inc"] * 100)
+        cluster.kill("n2")
+        killed = time.monotonic()
+        wait_until(lambda: _answers(client, "counter") == b"100", timeout=20,
+                   what="the counter on a surviving node")
+        print(f"served again {time.monotonic() - killed:.2f}s after the kill")
+        assert client.status("counter").node in ("n1", "n3")
+        nodes = {n["name"]: n["state"] for n in client.nodes()}
+        assert nodes["n2"] == "dead"
+    cluster.restart("n2")  # it joins again, with none of its old agents
+    with caxton.connect(cluster["n2"].address, timeout=10) as client:
+        assert client.ping()["cluster"]["epoch"] == 2
+        assert client.list_agents() == []
+        assert client.call("counter", b"get") == b"100"  # forwarded to the new owner
+
+
+def _answers(client: caxton.Client, name: str) -> bytes | None:
+    try:
+        return client.call(name, b"get", timeout=2)
+    except caxton.CaxtonError:
+        return None
+
+
+def _unread_bytes(port: int) -> int:
+    """Bytes this process sent to the listener on ``port`` that it has not read yet:
+    the rx_queue (``/proc/net/tcp``) of the connections it accepted from us."""
+    ours = {c.laddr.port for c in psutil.Process().net_connections("tcp4")
+            if c.raddr and c.raddr.port == port}
+    unread = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(f.rsplit(":", 1)[1], 16) for f in fields[1:3])
+        if local == port and remote in ours:
+            unread += int(fields[4].split(":")[1], 16)
+    return unread
+
+
+def test_a_paused_node_is_fenced_and_applies_nothing(cluster: LocalCluster) -> None:
+    with caxton.connect(cluster["n1"].address, timeout=10) as client:
+        client.spawn("counter", example_path("counter"), node="n2")
+        client.send_many("counter", [b"inc"] * 10)
+    # over TCP, connected before the pause: its send waits, unread, in n2's socket
+    stale = caxton.connect(cluster["n2"].address, timeout=30, local=False)
+    try:
+        assert stale.ping()["node"] == "n2"
+        cluster.pause("n2")
+        with caxton.connect(cluster["n1"].address, timeout=10) as client:
+            wait_until(lambda: _answers(client, "counter") == b"10", timeout=20,
+                       what="the counter adopted by a live node")
+            survivor = client.status("counter").node
+            assert survivor in ("n1", "n3")
+            # the paused node's client asks it for more; it hears after the resume
+            pending = ThreadPoolExecutor(1).submit(stale.send, "counter", b"inc")
+            port = int(cluster["n2"].address.rsplit(":", 1)[1])
+            wait_until(lambda: _unread_bytes(port) > 0, timeout=10,
+                       what="the send to wait, unread, at the paused node")
+            cluster.resume("n2")
+            try:
+                pending.result(timeout=30)
+            except caxton.CaxtonError as exc:
+                refused: str = type(exc).__name__
+            else:
+                refused = ""
+            # fenced: it acknowledged nothing, and nothing it did reached the store
+            assert refused, "the fenced node acknowledged a send"
+            assert client.call("counter", b"get") == b"10"
+            wait_until(lambda: stale.ping()["cluster"]["fenced"] == 1, timeout=20,
+                       what="the paused node to notice it was fenced")
+            ping = stale.ping()["cluster"]
+            assert ping["epoch"] == 2
+            wait_until(lambda: stale.list_agents() == [], timeout=10,
+                       what="the fenced node to stop its stale instance")
+            assert stale.call("counter", b"get") == b"10"  # forwarded to the owner now
+    finally:
+        stale.close()
