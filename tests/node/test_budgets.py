@@ -11,7 +11,7 @@ import pytest
 import caxton
 from caxton.launch import NodeDidNotStart, stop_node
 from caxton.wasm import example_path
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until
 
 
 def _descriptors_1024() -> None:
@@ -69,6 +69,9 @@ def test_spawning_past_the_descriptor_budget_is_refused_and_the_node_lives(
         process.wait(10)
         address, process = _node(tmp_path, _descriptors_1024)
         with caxton.connect(address, timeout=30) as client:
+            # requests wait for the recovery (seconds for 249 agents on a busy machine)
+            wait_until(lambda: client.ping()["recovering"] is None, timeout=120,
+                       what="the node to bring its agents back")
             assert client.call("again", b"back") == b"back"
             assert client.ping()["budget"]["agents"] == spawned
     finally:
