@@ -148,6 +148,14 @@ FIGURES: tuple[Figure, ...] = (
            Target("ratio", ">=", 0.25, "within 4x of SQLite")),
     Figure("store.call.postgres", "store", "12 call round trip, --store postgresql", "us",
            "lower", "p99", "SQLite store, same run"),
+    # 13. the cluster (workloads/cluster.py)
+    Figure("cluster.call.remote", "cluster", "13 call round trip, client on another node", "us",
+           "lower", "p99", "client on the owner node, same run"),
+    Figure("cluster.failover", "cluster", "13 failover: kill -9 node -> agent serving elsewhere",
+           "ms", "lower", "max", "kill -9 the agent's process -> serving again",
+           Target("median", "<=", 3000.0, "<= 3 s")),
+    Figure("cluster.pipe.two", "cluster", "13 send_many, 2 agents on 2 nodes (aggregate)",
+           "msg/s", "higher", None, "2 agents on 1 node, same run"),
     # reference: the supervision library on its own (benchmarks/bench_supervisor.py)
     Figure("sup.spawn", "supervisor", "S supervisor alone: spawn -> child ready", "ms", "lower",
            "p95", "os.fork + pipe"),

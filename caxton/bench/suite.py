@@ -25,6 +25,7 @@ from caxton.bench.report import Report, environment
 from caxton.bench.results import NOT_INSTALLED, SKIPPED, UNAVAILABLE, Measurement, Row
 from caxton.bench.workloads import (
     call,
+    cluster,
     deploy,
     durability,
     guests,
@@ -55,6 +56,7 @@ RUNNERS: dict[str, Callable[[Context], Results]] = {
     "deploy": deploy.run,  # deployments (issue 13)
     "guests": guests.run,  # Rust and C agents (issue 17)
     "store": store.run,  # journal throughput on PostgreSQL beside SQLite (issue 15)
+    "cluster": cluster.run,  # cross-node calls, failover, two nodes' rate (issue 15)
 }
 
 

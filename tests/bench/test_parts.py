@@ -69,7 +69,7 @@ def test_every_row_has_a_benchmark_and_a_unique_key() -> None:
     assert set(BENCHMARKS) == {"spawn", "kill", "call", "pipeline", "handle", "memory",
                                "restart", "supervisor", "guests",
                                "durability", "validation", "metrics", "deploy",
-                               "store"}
+                               "store", "cluster"}
     for figure in FIGURES:
         if figure.ray:
             assert figure.target is not None and figure.target.on == "ratio"
