@@ -12,7 +12,9 @@ import psutil
 import caxton
 from caxton.cluster.local import LocalCluster
 from caxton.wasm import example_path
+from tests.deploy.modules import ledger
 from tests.helpers import wait_until
+from tests.ledger_load import SequentialLoad, check_exactly_once
 from tests.pg import NEEDS_POSTGRES
 
 pytestmark = NEEDS_POSTGRES
@@ -169,3 +171,22 @@ def test_a_paused_node_is_fenced_and_applies_nothing(cluster: LocalCluster) -> N
             assert stale.call("counter", b"get") == b"10"  # forwarded to the owner now
     finally:
         stale.close()
+
+
+def test_failover_under_load_loses_nothing_and_doubles_nothing(cluster: LocalCluster) -> None:
+    """A ledger on n2 under a steady load sent through n1 (forwarded); n2 is killed mid-load
+    and the load goes on: every acknowledged number takes effect exactly once on the
+    node that adopted the ledger, and a batch that died with n2 at most once."""
+    with caxton.connect(cluster["n1"].address, timeout=30) as client:
+        client.spawn("led", ledger("v1"), node="n2", snapshot_every={"messages": 200})
+        with SequentialLoad(cluster["n1"].address, "led") as load:
+            load.wait_for(1000)
+            cluster.kill("n2")
+            acked = len(load.acked)
+            load.wait_for(acked + 1000)  # served again, by a survivor
+        assert client.status("led").node in ("n1", "n3")
+        check_exactly_once(client, "led", load.acked, load.unanswered + load.failed)
+        # the load was told why a batch failed, in one of the ways a lost node explains
+        kinds = {e.split(":")[0] for e in load.errors}
+        assert kinds <= {"NodeUnavailable", "NoSuchAgent", "StorageUnavailable",
+                         "AgentNotRunning"}, load.errors

@@ -15,46 +15,10 @@ import psutil
 import pytest
 
 import caxton
-from chaos.ledger import LedgerState
 from tests.conftest import NodeProcess
 from tests.deploy.modules import ledger
 from tests.helpers import wait_until
-from tests.ledger_load import LedgerLoad
-
-
-class Load(LedgerLoad):
-    """Batches of 50 consecutive numbers, without a key."""
-
-    def __init__(self, address: str, name: str) -> None:
-        super().__init__(address, name)
-        self._seq = 0
-
-    def next_batch(self) -> tuple[list[int], str | None]:
-        batch = list(range(self._seq, self._seq + 50))
-        self._seq += 50
-        return batch, None
-
-
-def _dump(client: caxton.Client, name: str) -> LedgerState:
-    return LedgerState.parse(client.call(name, b"ledger:dump", timeout=30))
-
-
-def _check(client: caxton.Client, name: str, acked: list[int],
-           unanswered: list[int] | None = None) -> None:
-    """Every acknowledged number took effect once; nothing took effect twice."""
-    state = wait_until(lambda: (s := _dump(client, name)).applied >= len(acked) and s,
-                       timeout=60, what="every acknowledged send handled")
-    seen = state.seen
-    lost = [n for n in acked if not (seen >> n) & 1]
-    assert lost == [], f"{len(lost)} acknowledged messages lost, e.g. {lost[:5]}"
-    assert state.duplicates == 0
-    # sends refused (mailbox full) were never applied; a batch the node died answering
-    # may have been committed before it died, so it may be applied (once)
-    maybe = set(unanswered or [])
-    assert len(acked) <= state.applied <= len(acked) + len(maybe)
-    known = set(acked) | maybe
-    stray = [n for n in range(state.bits) if (seen >> n) & 1 and n not in known]
-    assert stray == [], f"effects of messages never sent: {stray[:5]}"
+from tests.ledger_load import SequentialLoad, check_exactly_once
 
 
 def _agent_pids(name: str, node: NodeProcess) -> Iterator[int]:
@@ -87,7 +51,7 @@ def _kill_agents(name: str, node: NodeProcess) -> int:
 def test_no_loss_through_deploy_and_rollback_with_kills(node: NodeProcess, strategy: str) -> None:
     with caxton.connect(node.address, timeout=30) as client:
         client.spawn("led", ledger("v1"), snapshot_every={"messages": 200})
-        with Load(node.address, "led") as load:
+        with SequentialLoad(node.address, "led") as load:
             load.wait_for(500)
             dep = client.deploy("led", ledger("v2"), strategy=strategy, wait=False,
                                 keep_previous=60)
@@ -101,7 +65,7 @@ def test_no_loss_through_deploy_and_rollback_with_kills(node: NodeProcess, strat
                 assert client.rollback("led", timeout=60).state == "rolled_back"
             load.wait_for(len(load.acked) + 500)
         assert load.errors == []
-        _check(client, "led", load.acked)
+        check_exactly_once(client, "led", load.acked)
         states = [d.state for d in client.deployments("led")]
         assert states in (["running", "rolled_back"],)
 
@@ -113,7 +77,7 @@ def test_node_sigkill_mid_deployment(node: NodeProcess, after_switch: bool) -> N
     with caxton.connect(node.address, timeout=30) as client:
         client.spawn("led", ledger("v1"), snapshot_every={"messages": 200})
         v1 = client.status("led").module_sha256
-        with Load(node.address, "led") as load:
+        with SequentialLoad(node.address, "led") as load:
             load.wait_for(500)
             warm_up = 0.0 if after_switch else 30.0
             dep = client.deploy("led", ledger("v2"), strategy="blue_green", wait=False,
@@ -137,7 +101,7 @@ def test_node_sigkill_mid_deployment(node: NodeProcess, after_switch: bool) -> N
                 assert status.module_sha256 == v1
             load.wait_for(len(load.acked) + 300)
         assert _agent_count("led", node) == 1             # one version live, never two or none
-        _check(client, "led", load.acked, load.unanswered)
+        check_exactly_once(client, "led", load.acked, load.unanswered)
 
 
 def _agent_count(name: str, node: NodeProcess) -> int:
