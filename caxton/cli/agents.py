@@ -38,6 +38,8 @@ def add_parser(subparsers: Any) -> None:
                        help="snapshot after this many messages")
     spawn.add_argument("--mailbox", type=int, help="mailbox bound (messages)")
     spawn.add_argument("--no-health", action="store_true", help="no health pings")
+    spawn.add_argument("--on", default=None, metavar="NODE", dest="on_node",
+                       help="in a cluster, the node to run it on (default: the least loaded)")
 
     verbs.add_parser("list", help="list agents")
     for verb, text in (("status", "show one agent"), ("remove", "stop and forget an agent"),
@@ -68,9 +70,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
             args.name, args.module, init=args.init.encode(), policy=args.policy,
             restart=args.restart, security=args.security, limits=limits or None,
             snapshot_every=args.snapshot_every, mailbox=args.mailbox,
-            health="off" if args.no_health else None)
+            health="off" if args.no_health else None, node=args.on_node)
         emit(status.to_dict(), args.output, f"✓ agent {status.name} {status.state} "
-             f"(pid {status.pid}, module {status.module_sha256[:12]})")
+             f"(pid {status.pid}, module {status.module_sha256[:12]}, node {status.node})")
     elif verb == "list":
         statuses = client.list_agents()
         emit([s.to_dict() for s in statuses], args.output, status_table(statuses))

@@ -3,6 +3,8 @@ nodes, remote DOWN ``noconnection``, failover with state, and the fence."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +13,7 @@ import psutil
 
 import caxton
 from caxton.cluster.local import LocalCluster
+from caxton.launch import child_env
 from caxton.wasm import example_path
 from tests.deploy.modules import ledger
 from tests.helpers import wait_until
@@ -190,3 +193,21 @@ def test_failover_under_load_loses_nothing_and_doubles_nothing(cluster: LocalClu
         kinds = {e.split(":")[0] for e in load.errors}
         assert kinds <= {"NodeUnavailable", "NoSuchAgent", "StorageUnavailable",
                          "AgentNotRunning"}, load.errors
+
+
+def test_the_command_line_shows_the_cluster_and_places_agents(cluster: LocalCluster) -> None:
+    def caxton_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "caxton.cli.main",
+                               "--node", cluster["n1"].address, *args],
+                              capture_output=True, text=True, timeout=60, env=child_env())
+
+    shown = caxton_cli("cluster", "status")
+    assert shown.returncode == 0, shown.stderr
+    rows = shown.stdout.splitlines()
+    assert rows[0].split()[:3] == ["NAME", "STATE", "ADDRESS"]
+    assert [r.split()[0] for r in rows[1:4]] == ["n1", "n2", "n3"] and "*" in rows[1]
+    spawned = caxton_cli("agents", "spawn", "tally", str(example_path("counter")), "--on", "n3")
+    assert spawned.returncode == 0 and "node n3" in spawned.stdout, spawned.stderr
+    wrong = caxton_cli("agents", "spawn", "other", str(example_path("counter")), "--on", "n7")
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    assert "n7" in wrong.stderr
