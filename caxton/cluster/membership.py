@@ -274,6 +274,16 @@ class Membership:
             " AND NOT EXISTS (SELECT 1 FROM agents WHERE name = %s)",
             (agent, self.name, agent))
 
+    def next_deployment_id(self) -> int:
+        """Deployment ids are the cluster's: one counter, so two nodes never share one."""
+        row = self._conn().execute(
+            "INSERT INTO meta (key, value) VALUES ('deployment_id',"
+            " (SELECT coalesce(max(id), 0) + 1 FROM deployments))"
+            " ON CONFLICT (key) DO UPDATE SET value = meta.value + 1 RETURNING value"
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
     def id_block(self) -> tuple[int, int]:
         row = self._conn().execute("UPDATE meta SET value = value + %s WHERE key = 'id_block'"
                                    " RETURNING value", (ID_BLOCK,)).fetchone()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -118,7 +118,12 @@ class Deployments:
         self.records[dep.id] = dep
         self.store.save_deployment(dep.id, dep.agent, dep.state, dep.to_dict())
 
+    #: a cluster's shared counter of deployment ids (None: this node's own count)
+    allocate_id: Callable[[], int] | None = None
+
     def _new_id(self) -> int:
+        if self.allocate_id is not None:
+            return self.allocate_id()
         deployment_id = self._next_id
         self._next_id += 1
         return deployment_id
@@ -699,8 +704,9 @@ class Deployments:
 
     # -- a node restarted on the same data folder ------------------------------------------
 
-    def prepare_recovery(self) -> None:
-        """Before the agents come back: settle every deployment the node died in.
+    def prepare_recovery(self, only: Collection[str] | None = None) -> None:
+        """Before the agents come back: settle every deployment the node died in
+        (``only``: of these agents, which a cluster node adopts from a lost one).
 
         A deployment still validating failed; one still deploying is rolled
         back (each instance it had switched gets the previous version's module and
@@ -710,10 +716,13 @@ class Deployments:
         """
         for body in self.store.load_deployments():
             dep = Deployment.from_dict(body)
-            self.records[dep.id] = dep
+            if only is None or dep.agent in only:
+                self.records[dep.id] = dep
         self._next_id = max(self.records, default=0) + 1
         specs = {spec["name"]: (spec, state) for spec, state in self.store.load_agents()}
         for dep in sorted(self.records.values(), key=lambda d: d.id):
+            if only is not None and dep.agent not in only:
+                continue
             if dep.state == S.VALIDATING:
                 dep.to(S.FAILED, "the node restarted during validation")
                 self._save(dep)
@@ -734,15 +743,20 @@ class Deployments:
                 self.store.drop_deploy_snapshots(dep.id)
                 self._save(dep)
 
-    def recovered(self) -> None:
-        """After the agents came back: versions shown, live deployments kept rollback-able."""
+    def recovered(self, only: Collection[str] | None = None) -> None:
+        """After the agents came back: versions shown, live deployments kept rollback-able
+        (``only``: for these agents, adopted by a cluster node)."""
         for rec in self.agents.records():
+            if only is not None and (rec.primary or rec).name not in only:
+                continue
             active = self.active((rec.primary or rec).name)
             rec.version = active.version if active is not None else None
             if rec.primary is None:
                 set_version(self.agents.observe, rec.name, rec.version)
         for dep in self.records.values():
             if dep.state != S.RUNNING or dep.finalised or dep.strategy == "initial":
+                continue
+            if only is not None and dep.agent not in only:
                 continue
             live = self.agents.by_name.get(dep.agent)
             if live is not None:

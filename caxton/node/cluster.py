@@ -94,6 +94,7 @@ class ClusterRole:
         self.membership.join()
         store.new_id_block()
         node.router.remote = self.send_remote
+        node.deploys.allocate_id = self.membership.next_deployment_id
 
     # -- what the node shows ------------------------------------------------------------
 
@@ -300,7 +301,7 @@ class ClusterRole:
         except psycopg.Error:
             self._scan_due = True
             return
-        adopted = False
+        adopted: list[str] = []
         for name, epoch, kept in placed:
             if name in agents:
                 continue
@@ -309,16 +310,19 @@ class ClusterRole:
                 continue
             if not adopted:
                 self.store.new_id_block()  # ids above every id the agent had
-                adopted = True
             try:
+                # a deployment its old node died in is settled as a restart settles it
+                self.node.deploys.prepare_recovery(only={name})
                 for spec, state in self.store.load_agent(name):
                     agents.bring_back(spec, state, f"adopted (placement epoch {epoch})")
             except StorageUnavailable:
                 self._scan_due = True
                 return
+            adopted.append(name)
             log.info("cluster: adopted agent %s (placement epoch %d)", name, epoch)
         if adopted:
             agents.instances.link()
+            self.node.deploys.recovered(only=set(adopted))
         self._take_transfers()
         self.node._schedule_flush()
 

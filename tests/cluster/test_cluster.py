@@ -15,9 +15,10 @@ import caxton
 from caxton.cluster.local import LocalCluster
 from caxton.launch import child_env
 from caxton.wasm import example_path
+from chaos.ledger import encode_seq
 from tests.deploy.modules import ledger
 from tests.helpers import wait_until
-from tests.ledger_load import SequentialLoad, check_exactly_once
+from tests.ledger_load import SequentialLoad, check_exactly_once, dump_ledger
 from tests.pg import NEEDS_POSTGRES
 
 pytestmark = NEEDS_POSTGRES
@@ -211,3 +212,34 @@ def test_the_command_line_shows_the_cluster_and_places_agents(cluster: LocalClus
     wrong = caxton_cli("agents", "spawn", "other", str(example_path("counter")), "--on", "n7")
     assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
     assert "n7" in wrong.stderr
+
+
+def test_deployments_have_cluster_ids_and_survive_a_failover(cluster: LocalCluster) -> None:
+    """Deployment ids come from one counter (two nodes never reuse one), a deploy is
+    forwarded to the agent's owner, and the node that adopts an agent knows its
+    deployments and can still roll back the live one."""
+    with caxton.connect(cluster["n1"].address, timeout=30) as client:
+        client.spawn("led1", ledger("v1"), node="n1")
+        client.spawn("led2", ledger("v1"), node="n2")
+        client.send_many("led2", [encode_seq(n) for n in range(100)])
+        first = client.deploy("led1", ledger("v2"))      # on n1 itself
+        second = client.deploy("led2", ledger("v2"))     # forwarded to n2
+        assert first.state == second.state == "running"
+        ids = [d.id for d in client.deployments("led1") + client.deployments("led2")]
+        assert len(ids) == len(set(ids)), ids
+        cluster.kill("n2")
+        wait_until(lambda: _dumped(client, "led2") == 100, timeout=20,
+                   what="the deployed ledger adopted with its state")
+        adopted = client.status("led2")
+        assert adopted.node in ("n1", "n3") and adopted.version == second.version
+        assert [d.id for d in client.deployments("led2")][-1] == second.id
+        with caxton.connect(cluster[adopted.node].address, timeout=30) as owner:
+            assert owner.rollback("led2", timeout=60).state == "rolled_back"
+        assert _dumped(client, "led2") == 100
+
+
+def _dumped(client: caxton.Client, name: str) -> int | None:
+    try:
+        return dump_ledger(client, name).applied
+    except caxton.CaxtonError:
+        return None
