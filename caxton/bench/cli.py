@@ -37,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", metavar="DIR", type=Path,
                    help="where the nodes keep their data folders (default: the system temp"
                         " folder); the journal's commit cost depends on its file system")
+    p.add_argument("--node-arg", action="append", default=[], metavar="ARG", dest="node_args",
+                   help="add ARG to every node's command line, e.g. --node-arg=--metrics"
+                        " --node-arg=off (repeatable; figures then measure that setting)")
     p.add_argument("--list", action="store_true", help="list the benchmarks and figures")
     return p
 
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan.for_mode(args.quick)
     try:
         report = run_benchmarks(plan, args.only, profile_dir=args.profile,
-                                data_root=args.data_root)
+                                data_root=args.data_root, node_args=args.node_args)
     except BenchError as exc:
         print(f"caxton.bench: {exc}", file=sys.stderr)
         return 2

@@ -32,11 +32,14 @@ class Context:
     ray: RaySession | None
     profile_dir: Path | None = None
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)
+    #: added to every node's command line (``--node-arg``: a setting's cost, a bisect)
+    node_args: Sequence[str] = ()
 
     def node(self, name: str, *, extra: Sequence[str] = ()) -> BenchNode:
         """A fresh node for one benchmark; ``extra`` adds to its command line."""
         profile = None if self.profile_dir is None else self.profile_dir / f"{name}.node.prof"
-        return BenchNode(self.workdir / name, profile_to=profile, extra=extra)
+        return BenchNode(self.workdir / name, profile_to=profile,
+                         extra=(*self.node_args, *extra))
 
 
 HELPERS = Path(__file__).resolve().parent

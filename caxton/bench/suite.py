@@ -120,6 +120,7 @@ def run_benchmarks(
     profile_dir: Path | None = None,
     data_root: Path | None = None,
     say: Callable[[str], None] | None = None,
+    node_args: Sequence[str] = (),
 ) -> Report:
     """Run the selected benchmarks (all by default) and return the report.
 
@@ -140,7 +141,7 @@ def run_benchmarks(
     rows: list[Row] = []
     timings: dict[str, float] = {}
     try:
-        ctx = Context(plan, workdir, ray, profile_dir, say)
+        ctx = Context(plan, workdir, ray, profile_dir, say, node_args)
         for name in names:
             say(f"[{name}]")
             t0 = time.monotonic()
