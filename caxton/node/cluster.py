@@ -23,6 +23,7 @@ once a tick and around each request:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ import psycopg
 
 from caxton import protocol
 from caxton.cluster.links import POKE, Links
-from caxton.cluster.membership import Member, Membership
+from caxton.cluster.membership import ID_BLOCK, Member, Membership
 from caxton.errors import (
     AgentExists,
     AgentNotRunning,
@@ -75,7 +76,7 @@ class ClusterRole:
             public_key=None if gate is None else gate.public_key.decode())
         store.join_cluster(node.name, int(self.lease * 1000))
         store.guard = lambda db: self.membership.guard(db, self._local_count())
-        store.id_blocks = self.membership.id_block
+        store.id_blocks = self._id_block
         self.links = Links(node.runtime.context, node.outbox,
                            add_reader=node.runtime.add_reader,
                            remove_reader=node.runtime.remove_reader,
@@ -95,6 +96,13 @@ class ClusterRole:
         store.new_id_block()
         node.router.remote = self.send_remote
         node.deploys.allocate_id = self.membership.next_deployment_id
+
+    def _id_block(self) -> tuple[int, int]:
+        try:
+            return self.membership.id_block()
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"the cluster's store cannot be reached: {exc}",
+                                     fault=str(exc)) from None
 
     # -- what the node shows ------------------------------------------------------------
 
@@ -197,14 +205,17 @@ class ClusterRole:
         return min(counts, key=lambda n: (counts[n], n))
 
     def send_remote(self, target: str, sender: str, payload: bytes) -> bool:
-        """An agent's message to an agent this node does not hold: a transfer, when
-        another node owns it (False: nobody does)."""
+        """An agent's message to an agent this node does not hold: a transfer when some
+        node owns it (this one too, while it adopts it); False when none does."""
         owner = self._owner(target.split("#", 1)[0])
-        if owner is None or owner == self.node.name:
+        if owner is None:
             return False
         self.store.transfer(target, sender, payload)
         self.node.router.accepted = True  # the turn ends with a commit
-        self._pokes.add(owner)
+        if owner == self.node.name:
+            self._scan_due = True
+        else:
+            self._pokes.add(owner)
         return True
 
     def after_commit(self) -> None:
@@ -234,6 +245,9 @@ class ClusterRole:
             log.warning("cluster: cannot read the members: %s", str(exc).strip())
             return
         self._see(members)
+        if self.store.ids_left < ID_BLOCK // 2:  # never a round trip on the message path
+            with contextlib.suppress(StorageUnavailable):
+                self.store.new_id_block()
         if now - self._healthy_since > self.lease:
             for member in members:
                 if member.name != self.node.name and member.lapsed(self.lease):
@@ -305,19 +319,19 @@ class ClusterRole:
         for name, epoch, kept in placed:
             if name in agents:
                 continue
-            if not kept:
-                self.membership.drop_orphan(name)
-                continue
-            if not adopted:
-                self.store.new_id_block()  # ids above every id the agent had
             try:
+                if not kept:
+                    self.membership.drop_orphan(name)
+                    continue
+                if not adopted:
+                    self.store.new_id_block()  # ids above every id the agent had
                 # a deployment its old node died in is settled as a restart settles it
                 self.node.deploys.prepare_recovery(only={name})
                 for spec, state in self.store.load_agent(name):
                     agents.bring_back(spec, state, f"adopted (placement epoch {epoch})")
-            except StorageUnavailable:
+            except (StorageUnavailable, psycopg.Error):
                 self._scan_due = True
-                return
+                break
             adopted.append(name)
             log.info("cluster: adopted agent %s (placement epoch %d)", name, epoch)
         if adopted:

@@ -75,6 +75,11 @@ class WriteLog:
         #: every message id up to this one is committed: durable
         self.durable_through = next_id - 1
 
+    @property
+    def ids_left(self) -> int:
+        """Ids left in the current block (a cluster node takes the next one early)."""
+        return self._id_end - self._next_id + 1
+
     def new_id_block(self) -> None:
         """Take the next block of ids now: every id from it is above any id handed out
         anywhere before (a node adopting an agent keeps the agent's ids rising)."""
