@@ -201,10 +201,10 @@ class Membership:
         return [Member(n, a, k, int(e), s, float(age), int(c), float(st))
                 for n, a, k, e, s, age, c, st in rows]
 
-    def take_over(self, member: Member, heirs: list[str]) -> list[tuple[str, str]]:
+    def take_over(self, member: Member, heirs: list[str]) -> list[tuple[str, str]] | None:
         """Declare ``member`` dead and hand its agents to ``heirs`` in turn.
 
-        Returns (agent, heir) for each agent moved, or [] when another node was
+        Returns (agent, heir) for each agent moved, or None when another node was
         first or the member renewed meanwhile (the update's condition failed).
         """
         db = self._conn()
@@ -215,7 +215,7 @@ class Membership:
                 f" AND (state = 'left' OR (state = 'alive' AND renewed < {NOW} - %s))",
                 (member.name, member.epoch, self.lease)).rowcount
             if taken != 1:
-                return []
+                return None
             agents = [a for (a,) in db.execute(
                 "SELECT agent FROM placement WHERE node = %s ORDER BY agent",
                 (member.name,)).fetchall()]

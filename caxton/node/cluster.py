@@ -291,6 +291,8 @@ class ClusterRole:
             log.info("cluster: takeover of %s not done here: %s", member.name,
                      str(exc).strip())
             return
+        if moved is None:
+            return  # another survivor was first, or the member renewed after all
         self.takeovers += 1
         self._forget_owners(member.name)
         for heir in {h for _, h in moved}:

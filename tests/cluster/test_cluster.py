@@ -14,6 +14,7 @@ import psutil
 import caxton
 from caxton.cluster.local import LocalCluster
 from caxton.launch import child_env
+from caxton.store.throwaway import ThrowawayPostgres
 from caxton.wasm import example_path
 from chaos.ledger import encode_seq
 from tests.deploy.modules import ledger
@@ -243,3 +244,30 @@ def _dumped(client: caxton.Client, name: str) -> int | None:
         return dump_ledger(client, name).applied
     except caxton.CaxtonError:
         return None
+
+
+def test_a_database_restart_under_load_loses_nothing_and_moves_nothing(
+        cluster: LocalCluster, postgres_server: ThrowawayPostgres) -> None:
+    """Every node's store faults while the server is down and recovers on its own; all
+    leases lapse meanwhile, yet no node takes another over once it is back."""
+    with caxton.connect(cluster["n1"].address, timeout=30) as client:
+        client.spawn("led", ledger("v1"), node="n2", snapshot_every={"messages": 200})
+        with SequentialLoad(cluster["n3"].address, "led") as load:
+            load.wait_for(500)
+            postgres_server.stop("fast")
+            try:
+                wait_until(lambda: not client.ping()["storage"]["ok"], timeout=20,
+                           what="the node to notice the outage")
+                down_for = time.monotonic() + 2 * cluster.lease_seconds
+                wait_until(lambda: time.monotonic() > down_for, timeout=10,
+                           what="an outage longer than a lease")
+            finally:
+                postgres_server.start()
+            acked = len(load.acked)
+            load.wait_for(acked + 500)
+        check_exactly_once(client, "led", load.acked, load.unanswered + load.failed)
+        assert client.status("led").node == "n2"
+        for node in cluster.nodes:
+            with caxton.connect(node.address, timeout=10) as each:
+                report = each.ping()["cluster"]
+                assert report["takeovers"] == 0 and report["fenced"] == 0, (node.name, report)
