@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import caxton
 from chaos import ledger, probes
@@ -34,6 +34,9 @@ from chaos.scenarios import (
 )
 from chaos.schedule import PlannedFault
 from chaos.workload import FLOOD_MAILBOX, MAX_ATTEMPTS, MAX_MESSAGE_BYTES, AgentSet
+
+if TYPE_CHECKING:
+    from chaos.cluster import ClusterTarget
 
 FollowUp = Callable[[], None]
 
@@ -98,7 +101,7 @@ class FaultContext:
     """What every injector may use: the node, the agents, the run clock, the abort flag."""
 
     address: str
-    node: NodeHandle
+    node: NodeHandle | ClusterTarget
     agents: AgentSet
     clock: Callable[[], float]
     stop: threading.Event

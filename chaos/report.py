@@ -34,9 +34,10 @@ REPORT_VERSION = 1
 
 def build_report(config: RunConfig, schedule: Sequence[PlannedFault], agents: AgentSet,
                  verdict: Verdict, records: Sequence[FaultRecord], liveness: dict[str, Any],
-                 timing: dict[str, Any], node_log: Path | None = None) -> dict[str, Any]:
+                 timing: dict[str, Any], node_log: Path | None = None,
+                 cluster: dict[str, Any] | None = None) -> dict[str, Any]:
     injected = [r for r in records if r.status == "injected"]
-    return {
+    report = {
         "report_version": REPORT_VERSION,
         "verdict": verdict.label,
         "reasons": verdict.reasons,
@@ -70,6 +71,9 @@ def build_report(config: RunConfig, schedule: Sequence[PlannedFault], agents: Ag
         "schedule": [f.to_dict() for f in schedule],
         "fault_log": [r.to_dict() for r in records],
     }
+    if cluster is not None:  # the cluster scenarios' nodes, as each saw itself at the end
+        report["cluster"] = cluster
+    return report
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
@@ -104,6 +108,16 @@ def format_summary(report: dict[str, Any]) -> str:
         f"{len(node.get('deliberate_outages', []))} deliberate outages, "
         f"{len(node.get('unexpected', []))} unexpected",
     ]
+    cluster = report.get("cluster")
+    if cluster is not None:
+        nodes = cluster["nodes"]
+        lines.append(
+            "cluster: " + "  ".join(f"{n} epoch {r.get('epoch')} {r.get('state')}"
+                                    for n, r in nodes.items())
+            + f"; takeovers {cluster['takeovers']}, fenced "
+            + str(sum(int(r.get("fenced", 0)) for r in nodes.values()))
+            + "; acknowledged through "
+            + "  ".join(f"{n} {c}" for n, c in cluster["acknowledged_through"].items()))
     lines += [f"warning: {w}" for w in report["warnings"]]
     lines += [f"reason: {r}" for r in report["reasons"][:20]]
     if len(report["reasons"]) > 20:

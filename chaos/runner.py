@@ -4,23 +4,39 @@ The phases, in order: start (or reach) the node and spawn the agents; run the
 load, the fault schedule and the liveness sampler together for the duration;
 wait for every fault's follow-up (its recovery); let the system settle (every
 agent running, every mailbox empty); read the agents' final state; judge.
+
+A cluster scenario goes through the same phases against ``chaos.cluster``'s
+three nodes: the agents are dealt out over them, the load enters through all
+of them, each node's liveness is sampled, and the final state is read through
+any node (each request reaches the agent's owner).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import caxton
+from caxton.status import AgentStatus
 from chaos import probes
 from chaos.book import AckBook
 from chaos.checker import RunFacts, Verdict, check
+from chaos.cluster import (
+    CLUSTER_INJECTORS,
+    ClusterLiveness,
+    ClusterTarget,
+    Eyes,
+    cluster_report,
+    entries,
+    statuses,
+)
 from chaos.config import RunConfig
-from chaos.faults import INJECTORS, FaultContext, FaultRecord, Skipped, target_name
+from chaos.faults import INJECTORS, FaultContext, FaultRecord, Injector, Skipped, target_name
 from chaos.ledger import DUMP, LedgerState
 from chaos.liveness import LivenessSampler, summarize
 from chaos.node import ExternalNode, ManagedNode, NodeHandle
@@ -34,6 +50,10 @@ FOLLOW_UP_GRACE_S = probes.RECOVERY_DEADLINE_S + 30.0
 PROGRESS_EVERY_S = 10.0
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
+#: what a run drives: one node, or the cluster the harness starts
+Target = NodeHandle | ClusterTarget
+ALL_INJECTORS: dict[str, Injector] = INJECTORS | CLUSTER_INJECTORS
 
 
 @dataclass
@@ -66,10 +86,19 @@ class Runner:
         kinds = {f.kind for f in self.schedule}
         self.agents: AgentSet = agent_set(config.agent_prefix, config.agents, config.counters,
                                           FLOOD in kinds)
-        self.node: NodeHandle = (
-            ExternalNode(config.node) if config.node is not None
-            else ManagedNode(extra_args=config.node_args, keep_data=config.keep_data,
-                          module=config.node_module))
+        self.cluster: ClusterTarget | None = None
+        self.node: Target
+        if SCENARIOS[config.scenario].cluster:
+            self.cluster = ClusterTarget(extra_args=config.node_args,
+                                         keep_data=config.keep_data)
+            self.node = self.cluster
+        elif config.node is not None:
+            self.node = ExternalNode(config.node)
+        else:
+            self.node = ManagedNode(extra_args=config.node_args, keep_data=config.keep_data,
+                                    module=config.node_module)
+        self.cluster_facts: dict[str, Any] | None = None
+        self.cluster_warnings: list[str] = []
         self.books = AckBook()
         for name in self.agents.workload:
             self.books.add(name)
@@ -90,8 +119,13 @@ class Runner:
         try:
             self.node.start()
             with caxton.connect(self.node.address, timeout=10.0) as client:
-                spawn_agents(client, self.agents, self.spawned)
-            self.progress(f"node {self.node.address}; agents: {', '.join(self.agents.all)}; "
+                spawn_agents(client, self.agents, self.spawned,
+                             nodes=self.cluster.names if self.cluster is not None else ())
+            where = (f"node {self.node.address}" if self.cluster is None else
+                     "cluster " + ", ".join(f"{n} {a}" for n, a in
+                                            zip(self.cluster.names, self.cluster.addresses,
+                                                strict=True)))
+            self.progress(f"{where}; agents: {', '.join(self.agents.all)}; "
                           f"{len(self.schedule)} faults planned")
             facts, timing = self._main_phase()
         finally:
@@ -99,20 +133,27 @@ class Runner:
             self._join_follow_ups(5.0)
             self._cleanup()
         verdict = check(facts)
+        verdict.warnings.extend(self.cluster_warnings)
         if self.interrupted:
             verdict.passed = False
             verdict.reasons.insert(0, "interrupted before the end of the run")
         timing["started_at"] = started_wall
         report = build_report(self.config, self.schedule, self.agents, verdict,
                               self.records, facts.liveness, timing,
-                              node_log=getattr(self.node, "log_path", None))
+                              node_log=getattr(self.node, "log_path", None),
+                              cluster=self.cluster_facts)
         return RunResult(verdict, report)
 
     def _main_phase(self) -> tuple[RunFacts, dict[str, Any]]:
         load = LoadGenerator(self.node.address, self.books, self.config.rate,
                              self.config.call_share)
+        if self.cluster is not None:
+            load.entries = entries(self.cluster, self.agents)
+            load.call_entries = tuple(self.cluster.addresses)
         self._t0 = time.monotonic()
-        liveness = LivenessSampler(self.node.address, self.clock)
+        liveness: LivenessSampler | ClusterLiveness = (
+            LivenessSampler(self.node.address, self.clock) if self.cluster is None
+            else ClusterLiveness(self.cluster, self.clock))
         liveness.start()
         load.start()
         injector = threading.Thread(target=self._inject_all, name="chaos-injector", daemon=True)
@@ -130,17 +171,27 @@ class Runner:
         if not self.node.alive():  # nothing left to settle or read
             problem = (f"the node exited on its own (exit code {self.node.exit_code()}); "
                        f"tail of its log: {getattr(self.node, 'log_tail', lambda: '')()}")
+            if self.cluster is not None:
+                problem = (f"node {self.cluster.exited()} exited on its own; tail of the "
+                           f"nodes' log: {self.cluster.log_tail()}")
             facts = RunFacts(agents=self.agents, books=self.books, ledgers={}, counters={},
                              dead_letters={}, final_status={}, faults=self.records,
                              liveness={}, settle_problem=problem)
         else:
             facts = self._gather(None if self.interrupted else self._settle())
+            if self.cluster is not None:
+                self.cluster_facts, self.cluster_warnings = cluster_report(self.cluster,
+                                                                           load.through)
         settled = self.clock()
         liveness.stop()
-        outages = [(r.injected_at, r.recovered_at if r.recovered_at is not None else self.clock())
-                   for r in self.records
-                   if r.planned.kind == NODE_CRASH and r.injected_at is not None]
-        facts.liveness = summarize(liveness.samples, outages)
+        if isinstance(liveness, ClusterLiveness):
+            facts.liveness = liveness.summarize(self.records, self.clock())
+        else:
+            outages = [(r.injected_at,
+                        r.recovered_at if r.recovered_at is not None else self.clock())
+                       for r in self.records
+                       if r.planned.kind == NODE_CRASH and r.injected_at is not None]
+            facts.liveness = summarize(liveness.samples, outages)
         attempted = sum(b.attempted for b in self.books.agents.values())
         timing = {"target_rate": self.config.rate,
                   "achieved_rate": round(attempted / load_end, 1) if load_end else 0.0,
@@ -158,7 +209,9 @@ class Runner:
                 next_report += PROGRESS_EVERY_S
                 self.progress(self._progress_line())
             if not self.node.alive():
-                self.progress(f"the node exited on its own (code {self.node.exit_code()})")
+                which = ("the node" if self.cluster is None
+                         else f"node {self.cluster.exited()}")
+                self.progress(f"{which} exited on its own (code {self.node.exit_code()})")
                 return
 
     def _progress_line(self) -> str:
@@ -182,7 +235,7 @@ class Runner:
             record = FaultRecord(planned, target_name(planned, self.agents))
             self.records.append(record)
             try:
-                follow_up = INJECTORS[planned.kind].inject(ctx, record)
+                follow_up = ALL_INJECTORS[planned.kind].inject(ctx, record)
             except Skipped as exc:
                 record.status = "skipped"
                 record.info["skipped"] = str(exc)
@@ -217,6 +270,8 @@ class Runner:
 
     def _settle(self) -> str | None:
         """Wait for every agent to run with an empty mailbox; a problem if it never does."""
+        if self.cluster is not None:
+            return self._settle_cluster(self.cluster)
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         last = "the node did not answer"
         with caxton.connect(self.node.address, timeout=2.0) as client:
@@ -226,39 +281,67 @@ class Runner:
                 except caxton.CaxtonError:
                     time.sleep(0.05)
                     continue
-                pending = []
-                for name in self.agents.all:
-                    s = statuses.get(name)
-                    if s is None or s.state != "running" or s.pid is None or s.mailbox_depth:
-                        pending.append(f"{name} ({'missing' if s is None else s.state}, "
-                                       f"{'-' if s is None else s.mailbox_depth} queued)")
-                if not pending:
+                last = self._pending(statuses)
+                if not last:
                     return None
-                last = ", ".join(pending)
                 time.sleep(0.05)
         return f"the agents did not settle within {SETTLE_TIMEOUT_S:g}s: {last}"
+
+    def _settle_cluster(self, cluster: ClusterTarget) -> str | None:
+        """As ``_settle``, through any node, and every node alive in the cluster with a
+        healthy store (a killed one restarted, a paused one rejoined)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        last = "no node answered"
+        with Eyes(cluster) as eyes:
+            while time.monotonic() < deadline:
+                try:
+                    members = eyes.members()
+                    stores = {n: eyes.client(cluster.address_of(n)).ping()["storage"]["ok"]
+                              for n in cluster.names}
+                    found = statuses(eyes, self.agents.all)
+                except caxton.CaxtonError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                    time.sleep(0.05)
+                    continue
+                nodes = [f"{n} ({members.get(n, {}).get('state', 'missing')}"
+                         f"{'' if stores[n] else ', store down'})" for n in cluster.names
+                         if members.get(n, {}).get("state") != "alive" or not stores[n]]
+                last = ", ".join(nodes + ([self._pending(found)] if self._pending(found)
+                                          else []))
+                if not last:
+                    return None
+                time.sleep(0.05)
+        return f"the cluster did not settle within {SETTLE_TIMEOUT_S:g}s: {last}"
+
+    def _pending(self, statuses: dict[str, AgentStatus]) -> str:
+        """The agents not yet running with an empty mailbox, or "" when none."""
+        pending = []
+        for name in self.agents.all:
+            s = statuses.get(name)
+            if s is None or s.state != "running" or s.pid is None or s.mailbox_depth:
+                pending.append(f"{name} ({'missing' if s is None else s.state}, "
+                               f"{'-' if s is None else s.mailbox_depth} queued)")
+        return ", ".join(pending)
 
     def _gather(self, settle_problem: str | None) -> RunFacts:
         """Read every agent's final state, counts, dead letters and status."""
         facts = RunFacts(agents=self.agents, books=self.books, ledgers={}, counters={},
                          dead_letters={}, final_status={}, faults=self.records, liveness={},
                          settle_problem=settle_problem)
+        if self.cluster is not None:
+            with Eyes(self.cluster) as eyes:
+                self._read(facts, eyes.ask)
+                try:
+                    facts.final_status = statuses(eyes, self.agents.all)
+                except caxton.CaxtonError:
+                    facts.final_status = {}
+            return facts
         with caxton.connect(self.node.address, timeout=10.0) as client:
-            for name in self.agents.ledgers:
-                try:
-                    facts.ledgers[name] = LedgerState.parse(client.call(name, DUMP, timeout=10))
-                except (caxton.CaxtonError, ValueError) as exc:
-                    facts.ledgers[name] = f"{type(exc).__name__}: {exc}"
-            for name in self.agents.counters:
-                try:
-                    facts.counters[name] = int(client.call(name, b"get", timeout=10))
-                except (caxton.CaxtonError, ValueError) as exc:
-                    facts.counters[name] = f"{type(exc).__name__}: {exc}"
-            for name in self.agents.all:
-                try:
-                    facts.dead_letters[name] = client.dead_letters(name)
-                except caxton.CaxtonError as exc:
-                    facts.dead_letters[name] = f"{type(exc).__name__}: {exc}"
+
+            def ask(question: Callable[[caxton.Client], T]) -> T:
+                return question(client)
+
+            self._read(facts, ask)
             try:
                 facts.final_status = {s.name: s for s in client.list_agents()
                                       if s.name in self.agents.all}
@@ -266,8 +349,31 @@ class Runner:
                 facts.final_status = {}
         return facts
 
+    def _read(self, facts: RunFacts, ask: Callable[[Callable[[caxton.Client], Any]], Any]) -> None:
+        """Every ledger's dump, every counter's count and every agent's dead letters,
+        each asked with ``ask`` (of the one node, or of any node of the cluster)."""
+        for name in self.agents.ledgers:
+            try:
+                dump = ask(functools.partial(caxton.Client.call, name=name, payload=DUMP,
+                                             timeout=10))
+                facts.ledgers[name] = LedgerState.parse(dump)
+            except (caxton.CaxtonError, ValueError) as exc:
+                facts.ledgers[name] = f"{type(exc).__name__}: {exc}"
+        for name in self.agents.counters:
+            try:
+                facts.counters[name] = int(ask(functools.partial(
+                    caxton.Client.call, name=name, payload=b"get", timeout=10)))
+            except (caxton.CaxtonError, ValueError) as exc:
+                facts.counters[name] = f"{type(exc).__name__}: {exc}"
+        for name in self.agents.all:
+            try:
+                facts.dead_letters[name] = ask(functools.partial(caxton.Client.dead_letters,
+                                                                 name=name))
+            except caxton.CaxtonError as exc:
+                facts.dead_letters[name] = f"{type(exc).__name__}: {exc}"
+
     def _cleanup(self) -> None:
-        if isinstance(self.node, ManagedNode):
+        if isinstance(self.node, ManagedNode | ClusterTarget):
             self.node.stop()
             return
         try:

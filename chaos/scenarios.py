@@ -21,6 +21,9 @@ FLOOD = "flood"              # more messages than the victim's mailbox holds
 NODE_CRASH = "node-crash"    # SIGKILL the node, restart it on the same data folder
 DEPLOY = "deploy"            # deploy a new version of a ledger (immediate, rolling, blue-green)
 ROLLBACK = "rollback"        # roll a ledger's live deployment back
+NODE_KILL = "node-kill"      # cluster: SIGKILL the node owning a ledger, restart it after
+NODE_PAUSE = "node-pause"    # cluster: SIGSTOP the node owning a ledger past its lease
+PG_RESTART = "pg-restart"    # cluster: stop the PostgreSQL server under load, start it again
 
 FAULT_KINDS = (KILL, HANG, POISON, FUEL_BOMB, MEMORY_BOMB, OVERSIZED, FLOOD, NODE_CRASH)
 #: Faults carried by a message: they need a ledger (it traps, spins or grows on them).
@@ -29,6 +32,11 @@ MESSAGE_FAULTS = (POISON, FUEL_BOMB, MEMORY_BOMB, OVERSIZED)
 PROCESS_FAULTS = (KILL, HANG)
 #: Deployments and rollbacks: on ledgers (their state carries across versions).
 DEPLOYMENT_FAULTS = (DEPLOY, ROLLBACK)
+#: Faults on a cluster's nodes: each aims at the node that owns a ledger when it fires,
+#: so every one of them moves agents (a node that owns none would test nothing).
+NODE_FAULTS = (NODE_KILL, NODE_PAUSE)
+#: Every fault of the cluster scenarios (``chaos.cluster`` injects them).
+CLUSTER_FAULT_KINDS = (NODE_KILL, NODE_PAUSE, PG_RESTART)
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,13 @@ class FaultRate:
 
 @dataclass(frozen=True)
 class Scenario:
+    """``cluster``: run against three nodes over a PostgreSQL server the harness starts
+    (``chaos.cluster``), not against one node."""
+
     name: str
     description: str
     faults: tuple[FaultRate, ...]
+    cluster: bool = False
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -83,5 +95,19 @@ SCENARIOS: dict[str, Scenario] = {
                   FaultRate(POISON, every_s=6.0), FaultRate(FUEL_BOMB, every_s=12.0),
                   FaultRate(MEMORY_BOMB, every_s=12.0), FaultRate(OVERSIZED, every_s=12.0),
                   FaultRate(FLOOD, every_s=20.0), FaultRate(NODE_CRASH, every_s=30.0))),
+        Scenario("cluster-kill", "3 nodes over one PostgreSQL: SIGKILL the node owning a "
+                 "ledger every 10 s; the others take its agents over; it is restarted and "
+                 "rejoins", (FaultRate(NODE_KILL, every_s=10.0),), cluster=True),
+        Scenario("cluster-pause", "3 nodes over one PostgreSQL: SIGSTOP the node owning a "
+                 "ledger past its lease every 10 s, SIGCONT it once its agents serve "
+                 "elsewhere; it must be fenced and rejoin with none",
+                 (FaultRate(NODE_PAUSE, every_s=10.0),), cluster=True),
+        Scenario("cluster-pg-restart", "3 nodes over one PostgreSQL: stop the server for "
+                 "0.5-4 s every 8 s, then start it; no node may be taken over for it",
+                 (FaultRate(PG_RESTART, every_s=8.0),), cluster=True),
+        Scenario("cluster", "all three cluster faults, each every 15 s; node faults one at "
+                 "a time, a server restart may overlap one",
+                 (FaultRate(NODE_KILL, every_s=15.0), FaultRate(NODE_PAUSE, every_s=15.0),
+                  FaultRate(PG_RESTART, every_s=15.0)), cluster=True),
     )
 }

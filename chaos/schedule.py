@@ -18,6 +18,10 @@ from chaos.scenarios import (
     DEPLOYMENT_FAULTS,
     HANG,
     MESSAGE_FAULTS,
+    NODE_FAULTS,
+    NODE_KILL,
+    NODE_PAUSE,
+    PG_RESTART,
     PROCESS_FAULTS,
     SCENARIOS,
     FaultRate,
@@ -27,6 +31,11 @@ from chaos.scenarios import (
 #: Hang lengths: the short ones end by SIGCONT, the long ones outlast the
 #: workload's health check (3 missed pings 0.5 s apart) and get replaced.
 HANG_RANGE_S = (0.2, 3.0)
+#: What ``hold_s`` means for the cluster's faults, and its range:
+#: node-kill: how long the node stays dead after its agents serve elsewhere;
+#: node-pause: how long it stays stopped after that (it is past its lease by then);
+#: pg-restart: how long the server stays down, either side of the lease (1.5 s).
+CLUSTER_HOLD_S = {NODE_KILL: (0.0, 2.0), NODE_PAUSE: (0.0, 1.5), PG_RESTART: (0.5, 4.0)}
 
 
 @dataclass(frozen=True)
@@ -34,8 +43,9 @@ class PlannedFault:
     """One fault of a schedule.
 
     ``target`` indexes the workload agents (ledgers first, then counters);
-    ``None`` for faults on the node or on the flood victim. ``hold_s`` is how
-    long a hang lasts.
+    ``None`` for faults on the node or on the flood victim; for a cluster's node
+    faults, the ledger whose owning node is hit. ``hold_s`` is how long a hang
+    lasts (for the cluster's faults, see ``CLUSTER_HOLD_S``).
     """
 
     offset: float
@@ -97,9 +107,14 @@ def _fault(kind: str, offset: float, rng: random.Random, ledgers: int,
            counters: int) -> PlannedFault:
     if kind in PROCESS_FAULTS:
         target: int | None = rng.randrange(ledgers + counters)
-    elif kind in MESSAGE_FAULTS or kind in DEPLOYMENT_FAULTS:
+    elif kind in MESSAGE_FAULTS or kind in DEPLOYMENT_FAULTS or kind in NODE_FAULTS:
         target = rng.randrange(ledgers)
     else:
         target = None
-    hold = round(rng.uniform(*HANG_RANGE_S), 3) if kind == HANG else None
+    if kind == HANG:
+        hold: float | None = round(rng.uniform(*HANG_RANGE_S), 3)
+    elif kind in CLUSTER_HOLD_S:
+        hold = round(rng.uniform(*CLUSTER_HOLD_S[kind]), 3)
+    else:
+        hold = None
     return PlannedFault(offset, kind, target, hold)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,11 +74,14 @@ def agent_set(prefix: str, ledgers: int, counters: int, flood: bool) -> AgentSet
     )
 
 
-def spawn_agents(client: caxton.Client, agents: AgentSet, spawned: list[str]) -> None:
+def spawn_agents(client: caxton.Client, agents: AgentSet, spawned: list[str],
+                 nodes: Sequence[str] = ()) -> None:
     """Spawn every agent of the run, noting each in ``spawned`` as it comes up.
 
     An existing name is the user's to resolve; the list lets the caller remove
     exactly what this run created and never an agent that was there before.
+    ``nodes`` (a cluster's node names) deals the agents out over them in turn,
+    so every node owns some from the start.
     """
     common: dict[str, Any] = {
         "intensity": WORKLOAD_INTENSITY,
@@ -86,11 +90,12 @@ def spawn_agents(client: caxton.Client, agents: AgentSet, spawned: list[str]) ->
         "max_attempts": MAX_ATTEMPTS,
     }
     counter_path = example_path("counter")
-    for name in agents.all:
+    for index, name in enumerate(agents.all):
         module = counter_path if name in agents.counters else LEDGER_PATH
         mailbox = FLOOD_MAILBOX if name == agents.flood_victim else None
+        node = nodes[index % len(nodes)] if nodes else None
         try:
-            client.spawn(name, module, mailbox=mailbox, **common)
+            client.spawn(name, module, mailbox=mailbox, node=node, **common)
             spawned.append(name)
         except caxton.AgentExists:
             raise UsageError(f"the node already has an agent named {name!r}; "
@@ -99,16 +104,35 @@ def spawn_agents(client: caxton.Client, agents: AgentSet, spawned: list[str]) ->
             raise HarnessError(f"could not spawn {name}: {type(exc).__name__}: {exc}") from None
 
 
+#: Errors after which a sender tries its next entry node: this one did not answer.
+#: (``StorageUnavailable`` is every node's at once, so it stays.)
+ENTRY_DOWN = (caxton.NodeUnavailable, caxton.CallTimeout)
+#: How long an entry node that did not answer is passed over before it is tried again.
+ENTRY_BACKOFF_S = 3.0
+
+
 @dataclass
 class LoadGenerator:
-    """Sender threads (one per agent) and one caller thread, paced by the clock."""
+    """Sender threads (one per agent) and one caller thread, paced by the clock.
+
+    Against one node every thread talks to ``address``. Against a cluster,
+    ``entries`` gives each agent's sender the node addresses to send through,
+    in order of preference (any node forwards to the agent's owner), and the
+    caller spreads its calls over ``call_entries`` in turn; a thread whose
+    entry did not answer moves to its next one for ``ENTRY_BACKOFF_S``, as a
+    client of a cluster does, so a lost node costs it one window.
+    """
 
     address: str
     books: AckBook
     rate: float
     call_share: float
+    entries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    call_entries: tuple[str, ...] = ()
     #: messages never sent because a thread fell behind (the node was down, a call hung)
     skipped: int = 0
+    #: acknowledged messages by the address they were sent through
+    through: Counter[str] = field(default_factory=Counter)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -149,30 +173,86 @@ class LoadGenerator:
             done += due
             yield due
 
+    def _counted(self, address: str, count: int) -> None:
+        if len(self.call_entries) > 1 or self.entries:
+            with self._lock:
+                self.through[address] += count
+
     def _sender(self, book: AgentBook, rate: float) -> None:
-        with caxton.connect(self.address, timeout=CLIENT_TIMEOUT_S) as client:
+        with _Entries(self.entries.get(book.name, (self.address,))) as entries:
             for due in self._paced(rate):
                 seqs = book.reserve(due)
+                address, client = entries.pick()
                 try:
                     client.send_many(book.name, [encode_seq(s) for s in seqs],
                                      window=min(256, due))
                 except caxton.CaxtonError as exc:
                     book.failed(len(seqs), type(exc).__name__)
+                    if isinstance(exc, ENTRY_DOWN):
+                        entries.down(address)
                     continue
                 book.acknowledged(seqs, via="send")
+                self._counted(address, len(seqs))
 
     def _caller(self, books: list[AgentBook], rate: float) -> None:
         targets = itertools.cycle(books)
-        with caxton.connect(self.address, timeout=CLIENT_TIMEOUT_S) as client:
+        with _Entries(self.call_entries or (self.address,)) as entries:
             for due in self._paced(rate):
                 for _ in range(due):
                     if self._stop.is_set():
                         return
                     book = next(targets)
                     seqs = book.reserve(1)
+                    address, client = entries.pick()
+                    entries.rotate()
                     try:
                         client.call(book.name, encode_seq(seqs[0]), timeout=CLIENT_TIMEOUT_S)
                     except caxton.CaxtonError as exc:
                         book.failed(1, type(exc).__name__)
+                        if isinstance(exc, ENTRY_DOWN):
+                            entries.down(address)
                         continue
                     book.acknowledged(seqs, via="call")
+                    self._counted(address, 1)
+
+
+class _Entries:
+    """One load thread's way into the system: its clients, one per entry address
+    (opened on first use), and which entry to use next. With one address this is
+    exactly one client, as against a single node."""
+
+    def __init__(self, addresses: tuple[str, ...]) -> None:
+        self.addresses = addresses
+        self.next = 0
+        self._clients: dict[str, caxton.Client] = {}
+        self._avoid_until: dict[str, float] = {}
+
+    def pick(self) -> tuple[str, caxton.Client]:
+        """The first entry, from ``next`` on, that has not failed lately (else ``next``)."""
+        now = time.monotonic()
+        count = len(self.addresses)
+        address = self.addresses[self.next % count]
+        for step in range(count):
+            candidate = self.addresses[(self.next + step) % count]
+            if self._avoid_until.get(candidate, 0.0) <= now:
+                address = candidate
+                break
+        client = self._clients.get(address)
+        if client is None:
+            client = self._clients[address] = caxton.connect(address,
+                                                             timeout=CLIENT_TIMEOUT_S)
+        return address, client
+
+    def rotate(self) -> None:
+        self.next += 1
+
+    def down(self, address: str) -> None:
+        if len(self.addresses) > 1:
+            self._avoid_until[address] = time.monotonic() + ENTRY_BACKOFF_S
+
+    def __enter__(self) -> _Entries:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for client in self._clients.values():
+            client.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def keyed(postgres_server: ThrowawayPostgres, tmp_path: Path) -> Iterator[list[K
                                         "--authorized-keys", str(node.authorized)))
             stack.callback(stop_node, process)
             node.keys = node.client_keys(tmp_path / "admin")
-            wait_until(lambda n=node: _pings(n), timeout=30, what=f"{node.name} to serve")
+            wait_until(partial(_pings, node), timeout=30, what=f"{node.name} to serve")
         yield nodes
 
 
@@ -75,7 +76,7 @@ def test_a_link_uses_the_nodes_own_keys_and_needs_the_peer_to_hold_them(
         client.spawn("counter", example_path("counter"), node="n1")
         # n2 -> n1: n1 holds n2's key, so the forwarded call is admitted
         assert client.call("counter", b"get") == b"0"
-    with caxton.connect(n1.address, keys=n1.keys, timeout=3) as client:
-        # n1 -> n2: n2 does not hold n1's key; the link never completes its handshake
-        with pytest.raises(caxton.CaxtonError):
-            client.call("echo", b"hi", timeout=2)
+    # n1 -> n2: n2 does not hold n1's key; the link never completes its handshake
+    with caxton.connect(n1.address, keys=n1.keys, timeout=3) as client, \
+            pytest.raises(caxton.CaxtonError):
+        client.call("echo", b"hi", timeout=2)
