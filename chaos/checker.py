@@ -139,6 +139,10 @@ def check(facts: RunFacts) -> Verdict:
             else:
                 row.update(check_counter(book.acked_count, book.unacknowledged, value))
         per_agent[name] = row
+        refused = book.errors.get("NoSuchAgent", 0)
+        if refused:  # no workload agent is ever removed: the node answered wrongly
+            warnings.append(f"{name}: {refused} messages refused with NoSuchAgent, though the "
+                            "agent was never removed")
         for key in ("attempted", "acknowledged", "unacknowledged", "via_send", "via_call",
                     "lost", "duplicated", "unacknowledged_applied", "phantom"):
             totals[key] += int(row.get(key, 0))

@@ -70,6 +70,16 @@ class RunConfig:
         if self.report is not None and not self.report.parent.is_dir():
             raise UsageError(f"--report {self.report}: folder {self.report.parent} "
                              "does not exist")
+        if SCENARIOS[self.scenario].cluster:
+            if self.node is not None:
+                raise UsageError(f"the {self.scenario} scenario starts its own cluster (three "
+                                 "nodes and a PostgreSQL server); drop --node")
+            if self.node_module != "caxton.node":
+                raise UsageError(f"the {self.scenario} scenario runs caxton.node only")
+            from caxton.store.throwaway import MISSING, pg_bin
+
+            if pg_bin() is None:
+                raise UsageError(f"the {self.scenario} scenario needs PostgreSQL: {MISSING}")
         if self.node is not None:
             if self.node_args or self.node_module != "caxton.node":
                 raise UsageError("--node-arg only applies to a node the harness starts, "

@@ -89,6 +89,7 @@ def check_exactly_once(client: caxton.Client, name: str, acked: list[int],
     """Every acknowledged number took effect once; nothing took effect twice."""
     state = wait_until(lambda: (s := dump_ledger(client, name)).applied >= len(acked) and s,
                        timeout=60, what="every acknowledged send handled")
+    assert isinstance(state, LedgerState)
     seen = state.seen
     lost = [n for n in acked if not (seen >> n) & 1]
     assert lost == [], f"{len(lost)} acknowledged messages lost, e.g. {lost[:5]}"

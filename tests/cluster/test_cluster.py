@@ -58,7 +58,7 @@ def test_calls_and_sends_reach_an_agent_on_another_node(cluster: LocalCluster) -
 
 def test_a_spawn_without_a_node_goes_to_the_least_loaded(cluster: LocalCluster) -> None:
     with caxton.connect(cluster["n1"].address, timeout=10) as client:
-        placed = [client.spawn(f"echo{i}", example_path("echo")).node for i in range(6)]
+        placed = [str(client.spawn(f"echo{i}", example_path("echo")).node) for i in range(6)]
         assert sorted(placed) == ["n1", "n1", "n2", "n2", "n3", "n3"]
         try:
             client.spawn("echo0", example_path("echo"), node="n3")
