@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "scenarios":
+            width = max(len(name) for name in SCENARIOS)
             for scenario in SCENARIOS.values():
-                print(f"{scenario.name:11} {scenario.description}")
+                print(f"{scenario.name:{width}} {scenario.description}")
             return EXIT_PASS
         config = _config(args)
         if args.command == "schedule":

@@ -35,6 +35,7 @@ from chaos.cluster import (
     entries,
     statuses,
 )
+from chaos.cluster import spawn_agents as spawn_on_cluster
 from chaos.config import RunConfig
 from chaos.faults import INJECTORS, FaultContext, FaultRecord, Injector, Skipped, target_name
 from chaos.ledger import DUMP, LedgerState
@@ -118,9 +119,11 @@ class Runner:
         started_wall = time.time()
         try:
             self.node.start()
-            with caxton.connect(self.node.address, timeout=10.0) as client:
-                spawn_agents(client, self.agents, self.spawned,
-                             nodes=self.cluster.names if self.cluster is not None else ())
+            if self.cluster is not None:
+                spawn_on_cluster(self.cluster, self.agents, self.spawned, self.cluster_warnings)
+            else:
+                with caxton.connect(self.node.address, timeout=10.0) as client:
+                    spawn_agents(client, self.agents, self.spawned)
             where = (f"node {self.node.address}" if self.cluster is None else
                      "cluster " + ", ".join(f"{n} {a}" for n, a in
                                             zip(self.cluster.names, self.cluster.addresses,
@@ -180,8 +183,8 @@ class Runner:
         else:
             facts = self._gather(None if self.interrupted else self._settle())
             if self.cluster is not None:
-                self.cluster_facts, self.cluster_warnings = cluster_report(self.cluster,
-                                                                           load.through)
+                self.cluster_facts, warnings = cluster_report(self.cluster, load.through)
+                self.cluster_warnings += warnings
         settled = self.clock()
         liveness.stop()
         if isinstance(liveness, ClusterLiveness):

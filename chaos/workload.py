@@ -13,8 +13,9 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import caxton
@@ -74,28 +75,29 @@ def agent_set(prefix: str, ledgers: int, counters: int, flood: bool) -> AgentSet
     )
 
 
-def spawn_agents(client: caxton.Client, agents: AgentSet, spawned: list[str],
-                 nodes: Sequence[str] = ()) -> None:
-    """Spawn every agent of the run, noting each in ``spawned`` as it comes up.
-
-    An existing name is the user's to resolve; the list lets the caller remove
-    exactly what this run created and never an agent that was there before.
-    ``nodes`` (a cluster's node names) deals the agents out over them in turn,
-    so every node owns some from the start.
-    """
-    common: dict[str, Any] = {
+def spawn_arguments(agents: AgentSet, name: str) -> tuple[Path, dict[str, Any]]:
+    """The module and spawn options of one of the run's agents."""
+    module = example_path("counter") if name in agents.counters else LEDGER_PATH
+    options: dict[str, Any] = {
         "intensity": WORKLOAD_INTENSITY,
         "health": WORKLOAD_HEALTH,
         "limits": {"max_message_bytes": MAX_MESSAGE_BYTES},
         "max_attempts": MAX_ATTEMPTS,
+        "mailbox": FLOOD_MAILBOX if name == agents.flood_victim else None,
     }
-    counter_path = example_path("counter")
-    for index, name in enumerate(agents.all):
-        module = counter_path if name in agents.counters else LEDGER_PATH
-        mailbox = FLOOD_MAILBOX if name == agents.flood_victim else None
-        node = nodes[index % len(nodes)] if nodes else None
+    return module, options
+
+
+def spawn_agents(client: caxton.Client, agents: AgentSet, spawned: list[str]) -> None:
+    """Spawn every agent of the run, noting each in ``spawned`` as it comes up.
+
+    An existing name is the user's to resolve; the list lets the caller remove
+    exactly what this run created and never an agent that was there before.
+    """
+    for name in agents.all:
+        module, options = spawn_arguments(agents, name)
         try:
-            client.spawn(name, module, mailbox=mailbox, node=node, **common)
+            client.spawn(name, module, **options)
             spawned.append(name)
         except caxton.AgentExists:
             raise UsageError(f"the node already has an agent named {name!r}; "

@@ -57,7 +57,7 @@ def test_scenarios_lists_every_scenario(capsys):
     assert main(["scenarios"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == ["kill-storm", "hangs", "poison", "bombs", "node-crash", "deploy-storm",
-                     "mixed"]
+                     "mixed", "cluster-kill", "cluster-pause", "cluster-pg-restart", "cluster"]
 
 
 @pytest.mark.timeout(30)
