@@ -485,9 +485,9 @@ class _NodeFault(Injector):
             if node is None:
                 raise Skipped(f"no node answered for {ledger}'s owner")
             owned = [name for name in ctx.agents.all if eyes.owner(name) == node]
-            before = dict(eyes.members()[node])
-            # its own report, asked of it directly while it can still answer
-            before["cluster"] = eyes.client(target.address_of(node)).ping()["cluster"]
+            # its own report (epoch, times fenced), asked of it directly while it can
+            # still answer: it needs no store, so it is there during a server outage
+            before: dict[str, Any] = eyes.client(target.address_of(node)).ping()["cluster"]
             record.target = node
             record.info.update(ledger=ledger, node=node, agents=owned,
                                epoch_before=before["epoch"])
@@ -600,7 +600,7 @@ class PauseNode(_NodeFault):
     def _after(self, ctx: FaultContext, target: ClusterTarget, eyes: Eyes,
                record: FaultRecord, node: str, before: dict[str, Any]) -> None:
         address = target.address_of(node)
-        fenced_before = int(before["cluster"]["fenced"])
+        fenced_before = int(before["fenced"])
         ctx.stop.wait(record.planned.hold_s or 0.0)
         target.resume(node)
         resumed = ctx.clock()

