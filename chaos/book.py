@@ -26,6 +26,9 @@ class AgentBook:
     via_send: int = 0
     via_call: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    #: the first message of each error type, and where it came from: what a reader
+    #: of the report needs to tell a refusal that is expected from one that is not
+    error_samples: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reserve(self, count: int) -> range:
@@ -50,9 +53,11 @@ class AgentBook:
             else:
                 self.via_send += len(seqs)
 
-    def failed(self, count: int, error: str) -> None:
+    def failed(self, count: int, error: str, detail: str | None = None) -> None:
         with self._lock:
             self.errors[error] += count
+            if detail is not None:
+                self.error_samples.setdefault(error, detail[:300])
 
     @property
     def unacknowledged(self) -> int:

@@ -119,6 +119,7 @@ def check(facts: RunFacts) -> Verdict:
             "via_send": book.via_send,
             "via_call": book.via_call,
             "errors": dict(book.errors),
+            "error_samples": dict(book.error_samples),
         }
         if name in facts.agents.ledgers:
             state = facts.ledgers.get(name, "no dump taken")
@@ -142,7 +143,8 @@ def check(facts: RunFacts) -> Verdict:
         refused = book.errors.get("NoSuchAgent", 0)
         if refused:  # no workload agent is ever removed: the node answered wrongly
             warnings.append(f"{name}: {refused} messages refused with NoSuchAgent, though the "
-                            "agent was never removed")
+                            "agent was never removed (first: "
+                            f"{book.error_samples.get('NoSuchAgent', '?')})")
         for key in ("attempted", "acknowledged", "unacknowledged", "via_send", "via_call",
                     "lost", "duplicated", "unacknowledged_applied", "phantom"):
             totals[key] += int(row.get(key, 0))

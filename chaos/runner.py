@@ -149,7 +149,7 @@ class Runner:
 
     def _main_phase(self) -> tuple[RunFacts, dict[str, Any]]:
         load = LoadGenerator(self.node.address, self.books, self.config.rate,
-                             self.config.call_share)
+                             self.config.call_share, clock=self.clock)
         if self.cluster is not None:
             load.entries = entries(self.cluster, self.agents)
             load.call_entries = tuple(self.cluster.addresses)

@@ -131,6 +131,8 @@ class LoadGenerator:
     call_share: float
     entries: dict[str, tuple[str, ...]] = field(default_factory=dict)
     call_entries: tuple[str, ...] = ()
+    #: the run's clock (seconds since its start), to date the first error of each type
+    clock: Callable[[], float] | None = None
     #: messages never sent because a thread fell behind (the node was down, a call hung)
     skipped: int = 0
     #: acknowledged messages by the address they were sent through
@@ -175,6 +177,9 @@ class LoadGenerator:
             done += due
             yield due
 
+    def _at(self) -> str:
+        return "" if self.clock is None else f"at {self.clock():.2f}s, "
+
     def _counted(self, address: str, count: int) -> None:
         if len(self.call_entries) > 1 or self.entries:
             with self._lock:
@@ -189,7 +194,8 @@ class LoadGenerator:
                     client.send_many(book.name, [encode_seq(s) for s in seqs],
                                      window=min(256, due))
                 except caxton.CaxtonError as exc:
-                    book.failed(len(seqs), type(exc).__name__)
+                    book.failed(len(seqs), type(exc).__name__,
+                                f"{self._at()}sent through {address}: {exc}")
                     if isinstance(exc, ENTRY_DOWN):
                         entries.down(address)
                     continue
@@ -210,7 +216,8 @@ class LoadGenerator:
                     try:
                         client.call(book.name, encode_seq(seqs[0]), timeout=CLIENT_TIMEOUT_S)
                     except caxton.CaxtonError as exc:
-                        book.failed(1, type(exc).__name__)
+                        book.failed(1, type(exc).__name__,
+                                    f"{self._at()}called through {address}: {exc}")
                         if isinstance(exc, ENTRY_DOWN):
                             entries.down(address)
                         continue
