@@ -58,6 +58,8 @@ EVENT_DEADLINE_S = probes.RECOVERY_DEADLINE_S
 POLL_S = 0.02
 #: how long the run's agents may take to spawn, refused spawns tried again
 SPAWN_DEADLINE_S = 60.0
+#: how long stopping the cluster waits for a fault still recovering (the run was cut)
+STOP_WAIT_S = 60.0
 
 
 def check_usable() -> None:
@@ -170,7 +172,12 @@ class ClusterTarget:
         return None
 
     def stop(self) -> None:
-        """Stop the nodes (a stopped one is continued first), then the server."""
+        """Stop the nodes (a stopped one is continued first), then the server.
+
+        A fault still recovering (an interrupted run) is let finish first, so that
+        no node is restarted, nor the server started, after this."""
+        held = [lock for lock in (self.node_fault, self.store_fault)
+                if lock.acquire(timeout=STOP_WAIT_S)]
         try:
             if self.cluster is not None:
                 self.cluster.stop()
@@ -181,6 +188,8 @@ class ClusterTarget:
                 self.server.close()
             if not self.keep_data:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+            for lock in held:
+                lock.release()
 
     def log_tail(self, lines: int = 5) -> str:
         try:

@@ -94,7 +94,7 @@ def _fired_node_fault(fault: dict[str, Any]) -> None:
 
 @pytest.mark.timeout(120)
 def test_cluster_kill_passes_and_every_killed_node_is_taken_over_and_rejoins() -> None:
-    report = _run("cluster-kill", seed=31, duration=30)
+    report = _run("cluster-kill", seed=31, duration=28)
     assert report["verdict"] == "PASS", report["reasons"]
     kills = _injected(report, NODE_KILL)
     assert len(kills) >= 2
@@ -114,7 +114,7 @@ def test_cluster_kill_passes_and_every_killed_node_is_taken_over_and_rejoins() -
 
 @pytest.mark.timeout(120)
 def test_cluster_pause_passes_and_every_paused_node_is_fenced_and_rejoins_empty() -> None:
-    report = _run("cluster-pause", seed=32, duration=30)
+    report = _run("cluster-pause", seed=32, duration=28)
     assert report["verdict"] == "PASS", report["reasons"]
     pauses = _injected(report, NODE_PAUSE)
     assert len(pauses) >= 2
@@ -134,7 +134,7 @@ def test_cluster_pause_passes_and_every_paused_node_is_fenced_and_rejoins_empty(
 
 @pytest.mark.timeout(120)
 def test_cluster_pg_restart_passes_and_every_node_refuses_then_recovers() -> None:
-    report = _run("cluster-pg-restart", seed=33, duration=30)
+    report = _run("cluster-pg-restart", seed=33, duration=28)
     restarts = _injected(report, PG_RESTART)
     assert len(restarts) >= 3
     for fault in restarts:
