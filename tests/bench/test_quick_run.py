@@ -29,7 +29,7 @@ RAY_PRESENT = importlib.util.find_spec("ray") is not None
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     out = tmp_path_factory.mktemp("bench") / "quick.json"
     done = subprocess.run([sys.executable, "-m", "caxton.bench", "--quick", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=230, check=False)
+                          cwd=ROOT, capture_output=True, text=True, timeout=420, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout
 
@@ -38,7 +38,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(440)
 def test_every_figure_is_produced(quick_run: tuple[dict[str, Any], str]) -> None:
     report, _ = quick_run
     rows = {row["key"]: row for row in report["rows"]}
@@ -72,7 +72,7 @@ def test_every_figure_is_produced(quick_run: tuple[dict[str, Any], str]) -> None
     assert not problems, "figures not produced:\n" + "\n".join(problems)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(440)
 def test_table_shows_every_figure_and_verdicts(quick_run: tuple[dict[str, Any], str]) -> None:
     report, table = quick_run
     for figure in FIGURES:
@@ -84,7 +84,7 @@ def test_table_shows_every_figure_and_verdicts(quick_run: tuple[dict[str, Any], 
         assert line.rstrip().endswith("NOT MET" if row["met"] is False else "met")
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(440)
 def test_report_records_the_run(quick_run: tuple[dict[str, Any], str]) -> None:
     report, _ = quick_run
     meta = report["meta"]
