@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS cluster_nodes (
     state TEXT NOT NULL,
     renewed DOUBLE PRECISION NOT NULL,
     started DOUBLE PRECISION NOT NULL,
-    agents INTEGER NOT NULL DEFAULT 0
+    agents INTEGER NOT NULL DEFAULT 0,
+    commit_seq BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS placement (
     agent TEXT PRIMARY KEY,
@@ -184,13 +185,22 @@ class Membership:
                                  " WHERE name = %s AND epoch = %s AND state = 'alive'",
                                  (self.name, self.epoch))
 
-    def guard(self, db: psycopg.Connection[Any], agents: int) -> bool:
-        """The fence, run first in each of the store's transactions (see the module)."""
+    def guard(self, db: psycopg.Connection[Any], agents: int, seq: int) -> bool:
+        """The fence, run first in each of the store's transactions (see the module).
+
+        It also keeps the transaction's number in the row: after a COMMIT whose
+        answer was lost, ``landed`` tells whether it committed."""
         cursor = db.execute(
-            f"UPDATE cluster_nodes SET renewed = {NOW}, agents = %s"
+            f"UPDATE cluster_nodes SET renewed = {NOW}, agents = %s, commit_seq = %s"
             " WHERE name = %s AND epoch = %s AND state = 'alive'",
-            (agents, self.name, self.epoch))
+            (agents, seq, self.name, self.epoch))
         return cursor.rowcount == 1
+
+    def landed(self, db: psycopg.Connection[Any], seq: int) -> bool:
+        """Whether the store's transaction number ``seq`` committed (see ``guard``)."""
+        row = db.execute("SELECT commit_seq FROM cluster_nodes WHERE name = %s AND epoch = %s",
+                         (self.name, self.epoch)).fetchone()
+        return row is not None and int(row[0]) == seq
 
     # -- the others ------------------------------------------------------------------
 

@@ -75,7 +75,8 @@ class ClusterRole:
             url, node.name, self.address, lease_seconds=self.lease,
             public_key=None if gate is None else gate.public_key.decode())
         store.join_cluster(node.name, int(self.lease * 1000))
-        store.guard = lambda db: self.membership.guard(db, self._local_count())
+        store.guard = lambda db, seq: self.membership.guard(db, self._local_count(), seq)
+        store.landed = self.membership.landed
         store.id_blocks = self._id_block
         self.links = Links(node.runtime.context, node.outbox,
                            add_reader=node.runtime.add_reader,

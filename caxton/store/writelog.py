@@ -53,7 +53,10 @@ class WriteLog:
     _db: Any
     #: run on the transaction's connection right after each BEGIN; False refuses the
     #: whole transaction (``Fenced``). A cluster node renews its lease with it.
-    guard: Callable[[Any], bool] | None = None
+    guard: Callable[[Any, int], bool] | None = None
+    #: whether the transaction that ran the guard with this number committed: asked
+    #: after a COMMIT whose answer was lost with the connection (it may have landed)
+    landed: Callable[[Any, int], bool] | None = None
     #: a block of message ids (first, last) when the current one is used up; None:
     #: the store's own counter is the only writer (a single node)
     id_blocks: Callable[[], tuple[int, int]] | None = None
@@ -72,6 +75,11 @@ class WriteLog:
         self.fault_since: float | None = None
         self._next_id = next_id
         self._id_end = NO_BLOCK_END
+        #: each transaction's number, handed to the guard (which keeps it in the row)
+        self._commit_seq = 0
+        #: (number, log entries) of a COMMIT that failed without an answer: it may
+        #: have landed, and a replay of what it wrote would then apply it twice
+        self._uncertain: tuple[int, int] | None = None
         #: every message id up to this one is committed: durable
         self.durable_through = next_id - 1
 
@@ -117,7 +125,8 @@ class WriteLog:
         return (*self.ERRORS, Fenced)
 
     def _check_guard(self) -> None:
-        if self.guard is not None and not self.guard(self._db):
+        self._commit_seq += 1
+        if self.guard is not None and not self.guard(self._db, self._commit_seq):
             self.fenced = True
             raise Fenced("fenced: another node owns this node's agents now")
 
@@ -198,6 +207,7 @@ class WriteLog:
         self.fault = None
         self.fault_since = None
         self.fenced = False
+        self._uncertain = None
 
     def commit(self) -> bool:
         """Make everything written so far durable; False if the store is (still) faulted."""
@@ -208,6 +218,7 @@ class WriteLog:
             try:
                 self._db.execute("COMMIT")
             except self.ERRORS as exc:
+                self._uncertain = (self._commit_seq, len(self._log))
                 self._fail(exc)
                 return False
             self._in_transaction = False
@@ -218,14 +229,20 @@ class WriteLog:
 
     def _retry(self) -> bool:
         """Replay every unwritten write in one transaction and commit it."""
+        committing = False
         try:
             self._reconnect()
-            self._db.execute("BEGIN")
-            self._check_guard()
-            for sql, params, many in self._log:
-                self._run(sql, params, many)
-            self._db.execute("COMMIT")
+            self._settle_uncertain()
+            if self._log:
+                self._db.execute("BEGIN")
+                self._check_guard()
+                for sql, params, many in self._log:
+                    self._run(sql, params, many)
+                committing = True
+                self._db.execute("COMMIT")
         except self._failures() as exc:
+            if committing:
+                self._uncertain = (self._commit_seq, len(self._log))
             self._rollback()
             self.fault = self._describe(exc)
             return False
@@ -237,6 +254,18 @@ class WriteLog:
         self.commits += 1
         self.durable_through = self._next_id - 1
         return True
+
+    def _settle_uncertain(self) -> None:
+        """A COMMIT whose answer was lost: if it landed, what it wrote is durable and
+        is dropped from the log (replaying it would apply it twice)."""
+        if self._uncertain is None or self.landed is None:
+            return
+        seq, entries = self._uncertain
+        if self.landed(self._db, seq):
+            log.warning("store: the commit whose answer was lost had landed; %d writes"
+                        " not replayed", entries)
+            del self._log[:entries]
+        self._uncertain = None
 
     def _close_log(self) -> None:
         if not self.commit():
