@@ -7,6 +7,10 @@ poison, fuel and memory bombs, oversized messages, mailbox floods, node
 crashes), and then compares what the node acknowledged with what the agents
 ended with. ``python -m chaos run --scenario mixed`` is the command-line face;
 ``run(RunConfig(...))`` the Python one.
+
+The ``cluster*`` scenarios drive three nodes over a PostgreSQL server the
+harness starts itself (``chaos.cluster``): nodes killed, paused past their
+lease and the server restarted, with the same load, checker and verdict.
 """
 
 from chaos.book import AckBook, AgentBook
