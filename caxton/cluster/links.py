@@ -13,6 +13,11 @@ its own key pair to the peer's public key (kept in the cluster's table):
 each node's public key belongs in the others' authorized keys, with the
 ``admin`` role.
 
+Each link also watches its TCP connection (a ZeroMQ socket monitor): a peer
+whose process died drops it at once, which lets the others take it over
+without waiting out the whole lease (``disconnected``). A paused or cut-off
+peer keeps its connection, and only its lease tells.
+
 When a peer is lost (its lease lapsed, see ``caxton.cluster.membership``),
 every request waiting on it is answered ``NodeUnavailable`` and every monitor
 relayed through it gets its DOWN with reason ``noconnection``, as Erlang
@@ -30,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from caxton import protocol
 from caxton.node.outbox import Outbox
@@ -66,6 +72,10 @@ class Links:
         self._changed = changed
         self._curve = curve  # this node's (public, secret) keys, when it has keys
         self._sockets: dict[str, zmq.Socket[bytes]] = {}
+        self._monitors: dict[str, zmq.Socket[bytes]] = {}
+        #: peers whose connection dropped, and since when (monotonic seconds); kept
+        #: after their link closes, until a connection succeeds or the peer restarts
+        self.disconnected: dict[str, float] = {}
         self._addresses: dict[str, str] = {}
         self._waiting: dict[int, Forwarded] = {}
         self._ids = itertools.count(1)
@@ -86,10 +96,26 @@ class Links:
         if self._curve is not None and public_key:
             sock.curve_publickey, sock.curve_secretkey = self._curve
             sock.curve_serverkey = public_key.encode()
+        monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         sock.connect(address)
         self._sockets[name] = sock
+        self._monitors[name] = monitor
         self._addresses[name] = address
         self._add_reader(sock, lambda: self._on_readable(name, sock))
+        self._add_reader(monitor, lambda: self._on_monitor(name, monitor))
+
+    def _on_monitor(self, peer: str, monitor: zmq.Socket[bytes]) -> None:
+        while True:
+            try:
+                event = recv_monitor_message(monitor, NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError:
+                return  # closed with its link
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                self.disconnected.setdefault(peer, time.monotonic())
+            elif event["event"] == zmq.EVENT_CONNECTED:
+                self.disconnected.pop(peer, None)
 
     def forward(self, peer: str, identity: bytes, request: protocol.Request) -> None:
         """Send a client's request to ``peer``; its answers go back to the client."""
@@ -135,11 +161,7 @@ class Links:
 
     def lost(self, peer: str, why: str) -> None:
         """``peer`` is gone: everything waiting on it is answered, its link closed."""
-        sock = self._sockets.pop(peer, None)
-        self._addresses.pop(peer, None)
-        if sock is not None:
-            self._remove_reader(sock)
-            sock.close(0)
+        self._close(peer)
         for link_id, waiting in list(self._waiting.items()):
             if waiting.peer != peer:
                 continue
@@ -155,11 +177,22 @@ class Links:
                     " may not have been applied", {"node": peer}))
         self._changed()
 
-    def close(self) -> None:
-        for peer in list(self._sockets):
-            sock = self._sockets.pop(peer)
+    def _close(self, peer: str) -> None:
+        sock = self._sockets.pop(peer, None)
+        monitor = self._monitors.pop(peer, None)
+        self._addresses.pop(peer, None)
+        if monitor is not None:
+            self._remove_reader(monitor)
+            monitor.close(0)
+        if sock is not None:
+            with contextlib.suppress(zmq.ZMQError):
+                sock.disable_monitor()
             self._remove_reader(sock)
             sock.close(0)
+
+    def close(self) -> None:
+        for peer in list(self._sockets):
+            self._close(peer)
 
 
 def _reply(request_id: int, status: str, body: Any) -> bytes:

@@ -45,7 +45,7 @@ class LocalCluster:
     url: str
     root: Path
     count: int = 3
-    lease_seconds: float = 1.5
+    lease_seconds: float = 3.0
     extra: Sequence[str] = ()
     output: IO[bytes] | int | None = None
     nodes: list[LocalNode] = field(default_factory=list)

@@ -211,8 +211,10 @@ class Membership:
         return [Member(n, a, k, int(e), s, float(age), int(c), float(st))
                 for n, a, k, e, s, age, c, st in rows]
 
-    def take_over(self, member: Member, heirs: list[str]) -> list[tuple[str, str]] | None:
-        """Declare ``member`` dead and hand its agents to ``heirs`` in turn.
+    def take_over(self, member: Member, heirs: list[str],
+                  silence: float | None = None) -> list[tuple[str, str]] | None:
+        """Declare ``member`` dead and hand its agents to ``heirs`` in turn, if it has not
+        renewed its lease for ``silence`` seconds (default: the whole lease).
 
         Returns (agent, heir) for each agent moved, or None when another node was
         first or the member renewed meanwhile (the update's condition failed).
@@ -223,7 +225,8 @@ class Membership:
             taken = db.execute(
                 "UPDATE cluster_nodes SET state = 'dead' WHERE name = %s AND epoch = %s"
                 f" AND (state = 'left' OR (state = 'alive' AND renewed < {NOW} - %s))",
-                (member.name, member.epoch, self.lease)).rowcount
+                (member.name, member.epoch,
+                 self.lease if silence is None else silence)).rowcount
             if taken != 1:
                 return None
             agents = [a for (a,) in db.execute(

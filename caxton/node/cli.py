@@ -42,10 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=None, metavar="URL",
                         help="keep the store in PostgreSQL (postgresql://...) rather than in"
                              " SQLite in the data folder (docs/node.md, Store backends)")
-    parser.add_argument("--lease-seconds", type=_positive_seconds, default=1.5, metavar="S",
+    parser.add_argument("--lease-seconds", type=_positive_seconds, default=3.0, metavar="S",
                         help="with a PostgreSQL store, how long this node's lease lasts"
                              " unrenewed before the other nodes take its agents over"
-                             " (default: 1.5; docs/cluster.md)")
+                             " (default: 3; a node whose process died is taken over"
+                             " sooner; docs/cluster.md)")
     parser.add_argument("--advertise", default=None, metavar="ENDPOINT",
                         help="the address other nodes reach this one at (default: the"
                              " --listen address)")

@@ -59,6 +59,9 @@ ROUTED = frozenset({"call", "send", "send_batch", "stop", "restart", "remove", "
 OWNER_CACHE_SECONDS = 1.0
 #: transfers taken into the journal per scan
 TRANSFERS_PER_SCAN = 1000
+#: a peer whose connection dropped (its process died) is taken over once it has
+#: also been silent this long, without waiting out its lease
+DISCONNECTED_SILENCE = 0.5
 
 
 class ClusterRole:
@@ -251,10 +254,19 @@ class ClusterRole:
                 self.store.new_id_block()
         if now - self._healthy_since > self.lease:
             for member in members:
-                if member.name != self.node.name and member.lapsed(self.lease):
+                if member.name == self.node.name:
+                    continue
+                if member.lapsed(self.lease):
                     self._take_over(member)
+                elif self._gone(member):
+                    self._take_over(member, DISCONNECTED_SILENCE)
         if self._scan_due or self.membership_changed():
             self.scan()
+
+    def _gone(self, member: Member) -> bool:
+        """Its connection dropped and it has been silent since: its process is gone."""
+        return (member.state == "alive" and member.name in self.links.disconnected
+                and member.age > DISCONNECTED_SILENCE)
 
     def membership_changed(self) -> bool:
         try:
@@ -269,25 +281,28 @@ class ClusterRole:
             if m.name == self.node.name:
                 continue
             was = previous.get(m.name)
-            if m.state == "alive" and not m.lapsed(self.lease):
+            if m.state == "alive" and not m.lapsed(self.lease) and not self._gone(m):
                 if was is not None and was.epoch != m.epoch:
                     self.links.lost(m.name, "it restarted")
+                    self.links.disconnected.pop(m.name, None)
                 self.links.connect(m.name, m.address, m.public_key)
             elif m.name in self.links.peers():
                 self._forget_owners(m.name)
-                self.links.lost(m.name, "its lease lapsed" if m.state == "alive"
-                                else f"it is {m.state}")
+                why = ("its connection dropped" if self._gone(m) else "its lease lapsed"
+                       if m.state == "alive" else f"it is {m.state}")
+                self.links.lost(m.name, why)
 
     def _forget_owners(self, node: str) -> None:
         self._owners = {a: o for a, o in self._owners.items() if o[0] != node}
 
-    def _take_over(self, member: Member) -> None:
+    def _take_over(self, member: Member, silence: float | None = None) -> None:
         heirs = sorted((m for m in self.members.values()
-                        if m.state == "alive" and not m.lapsed(self.lease)),
+                        if m.state == "alive" and not m.lapsed(self.lease)
+                        and not self._gone(m) and m.name != member.name),
                        key=lambda m: (m.agents, m.name))
         names = [m.name for m in heirs] or [self.node.name]
         try:
-            moved = self.membership.take_over(member, names)
+            moved = self.membership.take_over(member, names, silence)
         except psycopg.Error as exc:  # another survivor holds the row: it is on it
             log.info("cluster: takeover of %s not done here: %s", member.name,
                      str(exc).strip())

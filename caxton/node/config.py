@@ -27,7 +27,7 @@ class NodeConfig:
     store: str | None = None
     #: how long a cluster node's lease lasts without renewal (a PostgreSQL store):
     #: past it the others take the node's agents over (docs/cluster.md)
-    lease_seconds: float = 1.5
+    lease_seconds: float = 3.0
     #: the address other nodes reach this one at (None: the ``--listen`` address)
     advertise: str | None = None
     #: the node's CurveZMQ secret key file (``caxton keys generate``); with

@@ -233,13 +233,12 @@ class WriteLog:
         try:
             self._reconnect()
             self._settle_uncertain()
-            if self._log:
-                self._db.execute("BEGIN")
-                self._check_guard()
-                for sql, params, many in self._log:
-                    self._run(sql, params, many)
-                committing = True
-                self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
+            self._check_guard()  # even with nothing to replay: a fenced store stays so
+            for sql, params, many in self._log:
+                self._run(sql, params, many)
+            committing = True
+            self._db.execute("COMMIT")
         except self._failures() as exc:
             if committing:
                 self._uncertain = (self._commit_seq, len(self._log))
