@@ -31,9 +31,6 @@ pytestmark = NEEDS_POSTGRES
 
 #: a rate the three nodes and the server keep up with on two cores, under faults
 RATE = 400.0
-#: the verdict reason of the store's replay after an ambiguous commit (see
-#: ``_unless_the_known_replay_bug``)
-REPLAY_BUG = 'duplicate key value violates unique constraint "messages_pkey"'
 
 
 def _run(scenario: str, *, seed: int, duration: float, agents: int = 4) -> dict[str, Any]:
@@ -60,24 +57,6 @@ def _run(scenario: str, *, seed: int, duration: float, agents: int = 4) -> dict[
 
 def _injected(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [f for f in report["fault_log"] if f["kind"] == kind and f["status"] == "injected"]
-
-
-def _unless_the_known_replay_bug(report: dict[str, Any]) -> None:
-    """PASS, or xfail when the only reasons are the store's known replay bug.
-
-    When the server stops while a node's COMMIT is in flight, the commit can land
-    while the node hears the connection end; the store then replays its write log,
-    whose journal rows are in already, and every retry fails on the messages'
-    primary key. The node stays unable to write until the others take it over and
-    fence it, so it is taken over across a server restart, which the scenario
-    forbids. Nothing acknowledged is lost or doubled (checked before this), so the
-    test is an expected failure on exactly that signature and on nothing else.
-    """
-    reasons = report["reasons"]
-    if reasons and all("taken over across the server restart" in r and REPLAY_BUG in r
-                       for r in reasons):
-        pytest.xfail("the PostgreSQL store replays a commit that landed: " + reasons[0])
-    assert report["verdict"] == "PASS", reasons
 
 
 def _fired_node_fault(fault: dict[str, Any]) -> None:
@@ -141,9 +120,13 @@ def test_cluster_pg_restart_passes_and_every_node_refuses_then_recovers() -> Non
         assert fault["info"]["outage_s"] >= fault["hold_s"]
     refused = sum(a["errors"].get("StorageUnavailable", 0) for a in report["per_agent"].values())
     assert refused > 0, "no write was refused: the server's outages were not felt"
-    _unless_the_known_replay_bug(report)
+    # among the reasons it would not: a node taken over because a commit that landed
+    # was replayed (the journal's primary key refused it) after the server came back
+    assert report["verdict"] == "PASS", report["reasons"]
     for fault in restarts:
         assert fault["recovery_s"] is not None and fault["info"]["takeovers"] == 0
+        assert all("duplicate key" not in f for faults in fault["info"]["store_faults"].values()
+                   for f in faults)
 
 
 @pytest.mark.timeout(150)
@@ -162,8 +145,7 @@ def test_the_mixed_cluster_scenario_passes_through_the_command_line(tmp_path: Pa
         assert _injected(report, kind), kind
     for fault in _injected(report, NODE_KILL) + _injected(report, NODE_PAUSE):
         _fired_node_fault(fault)
-    assert done.stdout.rstrip().splitlines()[-1] in ("PASS", "FAIL")
-    _unless_the_known_replay_bug(report)
+    assert report["verdict"] == "PASS", report["reasons"]
     assert done.returncode == 0 and done.stdout.rstrip().endswith("PASS")
 
 
