@@ -48,7 +48,8 @@ from chaos.scenarios import NODE_FAULTS, NODE_KILL, NODE_PAUSE, PG_RESTART
 from chaos.workload import AgentSet, spawn_arguments
 
 NODE_COUNT = 3
-#: the nodes' lease (``--lease-seconds``): a node unrenewed this long is lost to the others
+#: the nodes' lease (``--lease-seconds``): a node unrenewed this long is lost to the others;
+#: half the node's default, so failovers come quickly and a node whose loop stalls shows
 LEASE_S = 1.5
 #: how long a restarted node may take to answer, retries included (its old agent
 #: processes may hold its data folder's lock a moment after the SIGKILL)
