@@ -161,6 +161,12 @@ class Runtime(Loop):
         """What the host allows for per-child cgroups (``mode`` ``none`` says why not)."""
         return self._cgroups.support
 
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Block until the zygote has preloaded its modules. An embedder whose loop
+        must not stall calls it before serving: otherwise the first child's start
+        waits on the preload, inside the loop."""
+        return self._zygote.wait_ready(timeout)
+
     @property
     def zygote_pid(self) -> int | None:
         return self._zygote.pid if self._zygote.alive else None

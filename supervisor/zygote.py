@@ -131,6 +131,18 @@ class ZygoteClient:
         self.close(timeout=5.0)
 
     # ------------------------------------------------------------ requests
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the zygote has preloaded (its first fork is then one quick round
+        trip); False if it did not within ``timeout`` or is gone."""
+        deadline = time.monotonic() + timeout
+        while not self.ready and self.alive:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._wait_readable(remaining)
+            self.read_available()
+        return self.ready
+
     def spawn(self, payload: bytes, timeout: float = 30.0) -> tuple[int, int]:
         """Fork a child; return ``(pid, pidfd)``. Blocks for one round trip."""
         if not self.alive or self._sock is None:

@@ -40,6 +40,7 @@ from caxton.errors import (
     InvalidRequest,
     MailboxFull,
     MessageTooLarge,
+    NodeUnavailable,
     StorageUnavailable,
 )
 from caxton.node.router import EXTERNAL
@@ -114,7 +115,11 @@ class ClusterRole:
         return sum(1 for r in self.node.agents.records() if r.primary is None)
 
     def nodes(self) -> list[dict[str, Any]]:
-        members = self.membership.members()
+        try:
+            members = self.membership.members()
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"the cluster's store cannot be reached: {exc}",
+                                     fault=str(exc)) from None
         self._see(members)
         return [m.as_dict(self.lease) | {"self": m.name == self.node.name} for m in members]
 
@@ -140,8 +145,13 @@ class ClusterRole:
         if not isinstance(name, str) or name in self.node.agents:
             return False
         owner = self._owner(name)
-        if owner is None or owner == self.node.name or not self._linked(owner):
-            return False  # unknown here: the handler says so
+        if owner is None or owner == self.node.name:
+            return False  # no node owns it (the handler says so), or it is being adopted
+        if not self._linked(owner):
+            raise NodeUnavailable(
+                f"agent {name!r} is on node {owner}, which is not reachable now; if it was"
+                " lost, another node takes its agents over within its lease: retry",
+                node=owner, name=name)
         self.links.forward(owner, identity, request)
         return True
 
@@ -152,8 +162,9 @@ class ClusterRole:
             return cached[0]
         try:
             member = self.membership.owner(name)
-        except psycopg.Error:
-            return None
+        except psycopg.Error as exc:
+            raise StorageUnavailable(f"the cluster's store cannot be reached: {exc}",
+                                     fault=str(exc)) from None
         if member is None:
             return None
         self._owners[name] = (member.name, now + OWNER_CACHE_SECONDS)
@@ -211,14 +222,17 @@ class ClusterRole:
     def send_remote(self, target: str, sender: str, payload: bytes) -> bool:
         """An agent's message to an agent this node does not hold: a transfer when some
         node owns it (this one too, while it adopts it); False when none does."""
-        owner = self._owner(target.split("#", 1)[0])
+        try:
+            owner = self._owner(target.split("#", 1)[0])
+        except StorageUnavailable:
+            owner = ""  # unknown for now: kept, and its owner finds it on a scan
         if owner is None:
             return False
         self.store.transfer(target, sender, payload)
         self.node.router.accepted = True  # the turn ends with a commit
         if owner == self.node.name:
             self._scan_due = True
-        else:
+        elif owner:
             self._pokes.add(owner)
         return True
 

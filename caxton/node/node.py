@@ -158,6 +158,10 @@ class Node:
         self.deploys = Deployments(store=self.store, agents=self.agents, router=self.router,
                                    modules=modules, outbox=self.outbox, runtime=self.runtime,
                                    changed=self._schedule_flush)
+        # the first agent's start would otherwise wait on the zygote's preload inside
+        # the loop (up to a second or more on a loaded machine): long enough, in a
+        # cluster, for the node's lease to lapse under it
+        self.runtime.wait_ready()
         self.cluster = self._join_cluster()
         self.context = NodeContext(
             name=name, config=self.config, instance=secrets.token_hex(8),

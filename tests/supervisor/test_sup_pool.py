@@ -121,3 +121,18 @@ def test_the_pool_dies_with_the_runtime():
 def test_bad_pool_settings_are_refused(kwargs):
     with pytest.raises(SpecError):
         Runtime(name="suptest", **kwargs)
+
+
+def test_wait_ready_returns_once_the_zygote_has_preloaded() -> None:
+    """An embedder waits for the preload before serving, so its first child's start is
+    one quick round trip, not a wait on the preload inside its loop."""
+    runtime = Runtime(name="suptest", preload=("json", "tests.supervisor.sup_workers"))
+    try:
+        assert runtime.wait_ready(30) is True
+        assert runtime.preload_failures == []
+        assert runtime.zygote_pid is not None
+        rec = Recorder(runtime)
+        start(runtime, rec, ["a"])  # a synchronous start: returns with the child up
+        assert [e.child for e in rec.of("started")] == ["a"]
+    finally:
+        runtime.close()
