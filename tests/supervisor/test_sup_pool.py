@@ -132,7 +132,7 @@ def test_wait_ready_returns_once_the_zygote_has_preloaded() -> None:
         assert runtime.preload_failures == []
         assert runtime.zygote_pid is not None
         rec = Recorder(runtime)
-        start(runtime, rec, ["a"])  # a synchronous start: returns with the child up
-        assert [e.child for e in rec.of("started")] == ["a"]
+        start(runtime, rec, ["a"])
+        rec.wait(lambda: [e.child for e in rec.of("started")] == ["a"])
     finally:
         runtime.close()
