@@ -208,8 +208,10 @@ class ClusterRole:
         return peer in self.links.peers()
 
     def _least_loaded(self) -> str:
+        with contextlib.suppress(psycopg.Error):  # a node that joined since the last tick
+            self._see(self.membership.members())
         live = [m for m in self.members.values()
-                if m.state == "alive" and not m.lapsed(self.lease)
+                if m.state == "alive" and not m.lapsed(self.lease) and not self._gone(m)
                 and (m.name == self.node.name or m.name in self.links.peers())]
         try:
             placed = self.membership.placed_counts()
