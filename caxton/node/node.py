@@ -307,7 +307,9 @@ class Node:
         # meanwhile (showing the recovery); other requests wait for its end
         self._held = []
         self._recovery = self.agents.recover_steps()
-        self.runtime.call_soon(self._recover_step)
+        # the first step reads what there is to bring back: a ping answered in the
+        # loop's first turn already shows the recovery and its size
+        self._recover_step()
         log.info("node %s listening on %s (data %s)", self.name, self.address, self.data_dir)
         try:
             self.runtime.run_forever()
