@@ -44,6 +44,7 @@ from chaos import probes
 from chaos.errors import HarnessError, UsageError
 from chaos.faults import FaultContext, FaultRecord, FollowUp, Injector, Skipped
 from chaos.liveness import LivenessSampler, summarize
+from chaos.node import log_tail
 from chaos.scenarios import NODE_FAULTS, NODE_KILL, NODE_PAUSE, PG_RESTART
 from chaos.workload import AgentSet, spawn_arguments
 
@@ -193,11 +194,7 @@ class ClusterTarget:
                 lock.release()
 
     def log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "(no node log)"
-        return " | ".join(text[-lines:]) or "(empty node log)"
+        return log_tail(self.log_path, lines)
 
     # -- what the faults do ----------------------------------------------------------------
 

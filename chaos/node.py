@@ -158,11 +158,16 @@ class ManagedNode:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "(no node log)"
-        return " | ".join(text[-lines:]) or "(empty node log)"
+        return log_tail(self.log_path, lines)
 
 
 NodeHandle = ManagedNode | ExternalNode
+
+
+def log_tail(path: Path, lines: int = 5) -> str:
+    """The last lines of a node's log on one line, for a report or an error."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no node log)"
+    return " | ".join(text[-lines:]) or "(empty node log)"
