@@ -106,7 +106,12 @@ class LocalCluster:
         os.kill(self[name].pid, signal.SIGCONT)
 
     def stop(self) -> None:
-        for node in self.nodes:
-            if node.process is not None and node.process.poll() is None:
-                os.kill(node.pid, signal.SIGCONT)  # a paused node cannot drain
-                stop_node(node.process, timeout=20)
+        """SIGTERM to every node at once, then wait for each: stopped one by one, each
+        node's agents would move to the ones still running before those stop too."""
+        running = [n for n in self.nodes if n.process is not None and n.process.poll() is None]
+        for node in running:
+            os.kill(node.pid, signal.SIGCONT)  # a paused node cannot drain
+            os.kill(node.pid, signal.SIGTERM)
+        for node in running:
+            assert node.process is not None
+            stop_node(node.process, timeout=20)
