@@ -246,18 +246,11 @@ class Canaries:
         """Back to the baseline alone, now; ``reason`` is the rollback's code."""
         if run.phase not in ("canary", "barrier", "switching"):
             return
-        d, dep = self.d, run.dep
+        dep = run.dep
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
-        for slot in run.slots:
-            if slot.canary is not None:
-                slot.canary.detach()
-        for green in run.greens.values():
-            d._besides.pop(green.supervisor_id, None)
-            green.on_failed = lambda _b, why: None
-            green.stop()
-        run.greens.clear()
+        self._drop_new_version(run)
         self._release(run)
         text = f"Rolled back: {reason}" + (f" ({detail})" if detail else "")
         dep.stage("rollback", time.monotonic() - run.started, text, ok=False)
@@ -267,6 +260,18 @@ class Canaries:
             run.observed.end("rolled_back")
             run.observed = None
         self._close(run)
+
+    def _drop_new_version(self, run: Run) -> None:
+        """Stop splitting (canary) or copying (shadow) messages, and stop the new
+        version's processes: the baseline serves alone."""
+        for slot in run.slots:
+            if slot.canary is not None:
+                slot.canary.detach()
+        for green in run.greens.values():
+            self.d._besides.pop(green.supervisor_id, None)
+            green.on_failed = lambda _b, why: None
+            green.stop()
+        run.greens.clear()
 
     def _close(self, run: Run) -> None:
         """The run has ended (rolled back, or a shadow done): answer who waits, forget it."""
@@ -334,7 +339,7 @@ class Canaries:
         """The shadow's time is up (or its process died): report, then switch or stop."""
         if run.phase != "canary":
             return
-        d, dep = self.d, run.dep
+        dep = run.dep
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
@@ -354,14 +359,7 @@ class Canaries:
             run.phase = "barrier"
             self._barrier(run, lambda: self._full(run))
             return
-        for slot in run.slots:
-            if slot.canary is not None:
-                slot.canary.detach()
-        for green in run.greens.values():
-            d._besides.pop(green.supervisor_id, None)
-            green.on_failed = lambda _b, why: None
-            green.stop()
-        run.greens.clear()
+        self._drop_new_version(run)
         if failure:
             dep.stage("shadow", time.monotonic() - run.started, failure, ok=False)
         if (dep.canary or {}).get("switch"):
