@@ -24,6 +24,7 @@ from typing import Any
 from caxton.errors import (
     AgentNotRunning,
     CallFailed,
+    CaxtonError,
     NoSuchAgent,
     ResourceExhausted,
     SpawnFailed,
@@ -150,20 +151,26 @@ class Agents:
         if rec.group is not None:
             for inst in rec.group.secondaries():
                 self.remove(inst)
-        self.halt(rec)
-        gone = NoSuchAgent(f"agent {rec.name!r} was removed", name=rec.name)
-        self.router.fail_callers(rec, gone)
-        for waiters in (rec.spawn_waiters, rec.stop_waiters, rec.snapshot_waiters):
-            for w in waiters:
-                self.outbox.error(w, gone)
-            waiters.clear()
-        for monitor in rec.monitors:
-            self.outbox.event(monitor, {"name": rec.name, "pid": None, "reason": "removed",
-                                        "time": time.time(), "restarting": False})
+        self.abandon(rec, NoSuchAgent(f"agent {rec.name!r} was removed", name=rec.name),
+                     "removed")
         self.store.delete_agent(rec.name)
         self.store.record_event(rec.name, "removed", str(rec.lifecycle.state), "unloaded", "")
         del self.by_name[rec.name]
         self.router.dirty.discard(rec)
+
+    def abandon(self, rec: AgentRecord, error: CaxtonError, reason: str) -> None:
+        """Take the instance down and answer everyone waiting on the agent with ``error``;
+        its monitors get a last DOWN with ``reason`` (removed, or a fenced node's
+        ``noconnection``)."""
+        self.halt(rec)
+        self.router.fail_callers(rec, error)
+        for waiters in (rec.spawn_waiters, rec.stop_waiters, rec.snapshot_waiters):
+            for w in waiters:
+                self.outbox.error(w, error)
+            waiters.clear()
+        for monitor in rec.monitors:
+            self.outbox.event(monitor, {"name": rec.name, "pid": None, "reason": reason,
+                                        "time": time.time(), "restarting": False})
 
     # -- supervision -------------------------------------------------------------------
 

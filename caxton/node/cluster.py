@@ -106,8 +106,7 @@ class ClusterRole:
         try:
             return self.membership.id_block()
         except psycopg.Error as exc:
-            raise StorageUnavailable(f"the cluster's store cannot be reached: {exc}",
-                                     fault=str(exc)) from None
+            raise _unreachable(exc) from None
 
     # -- what the node shows ------------------------------------------------------------
 
@@ -118,8 +117,7 @@ class ClusterRole:
         try:
             members = self.membership.members()
         except psycopg.Error as exc:
-            raise StorageUnavailable(f"the cluster's store cannot be reached: {exc}",
-                                     fault=str(exc)) from None
+            raise _unreachable(exc) from None
         self._see(members)
         return [m.as_dict(self.lease) | {"self": m.name == self.node.name} for m in members]
 
@@ -163,8 +161,7 @@ class ClusterRole:
         try:
             member = self.membership.owner(name)
         except psycopg.Error as exc:
-            raise StorageUnavailable(f"the cluster's store cannot be reached: {exc}",
-                                     fault=str(exc)) from None
+            raise _unreachable(exc) from None
         if member is None:
             return None
         self._owners[name] = (member.name, now + OWNER_CACHE_SECONDS)
@@ -189,8 +186,7 @@ class ClusterRole:
             try:
                 holder = self.membership.claim(name)
             except psycopg.Error as exc:
-                raise StorageUnavailable(f"the cluster's store cannot be reached: {exc}",
-                                         fault=str(exc)) from None
+                raise _unreachable(exc) from None
             if holder is not None and holder != self.node.name:
                 raise AgentExists(f"an agent named {name!r} already exists on node {holder}",
                                   name=name, node=holder)
@@ -418,15 +414,7 @@ class ClusterRole:
                                   " nothing it had not acknowledged was applied",
                                   fault="fenced")
         for rec in agents.records():
-            agents.halt(rec)
-            router.fail_callers(rec, gone)
-            for waiters in (rec.spawn_waiters, rec.stop_waiters, rec.snapshot_waiters):
-                for w in waiters:
-                    outbox.error(w, gone)
-                waiters.clear()
-            for monitor in rec.monitors:
-                outbox.event(monitor, {"name": rec.name, "pid": None, "reason": "noconnection",
-                                       "time": time.time(), "restarting": False})
+            agents.abandon(rec, gone, "noconnection")
         agents.by_name.clear()
         router.dirty.clear()
         outbox.fail_promises(gone)
@@ -450,3 +438,7 @@ class ClusterRole:
         self.links.close()
         self.membership.close()
 
+
+def _unreachable(exc: psycopg.Error) -> StorageUnavailable:
+    """The membership's connection failed: the request cannot be placed or routed now."""
+    return StorageUnavailable(f"the cluster's store cannot be reached: {exc}", fault=str(exc))
