@@ -204,7 +204,7 @@ class Router:
         """A process that was warmed up beside the instance (restored and replayed up to
         every handled message) becomes the instance: serving, with fresh instance fields."""
         rec.pid = pid
-        rec.snapshot_pending = False
+        self._snapshot_lost(rec)
         rec.start_deferred = None
         rec.blamed, rec.blame_reason = None, None
         rec.since_snapshot = 0
@@ -219,6 +219,7 @@ class Router:
         rec.serving = False
         rec.pid = None
         rec.start_deferred = None
+        self._snapshot_lost(rec)
 
     def start_instance(self, rec: AgentRecord, has_snapshot: bool) -> None:
         """Answer the instance's hello: its start state, then the replay, in order.
@@ -327,8 +328,8 @@ class Router:
         rec.serving = False
         rec.pid = None
         rec.health = "down"
-        rec.snapshot_pending = False
         rec.start_deferred = None
+        self._snapshot_lost(rec)
         if reason not in ("normal", "shutdown"):
             rec.last_failure = reason
         blamed = rec.blamed
@@ -389,6 +390,20 @@ class Router:
             rec.supervisor.send(rec.name, frames.encode(TakeSnapshot()))
         except SupervisorError:
             rec.snapshot_pending = False
+
+    def _snapshot_lost(self, rec: AgentRecord) -> None:
+        """The instance asked for a snapshot is gone before it answered.
+
+        Its answer will never come: a flag left up would make every later request
+        (a drain's included) wait for it, so the next instance is asked afresh, and
+        whoever asked by ``snapshot`` hears why there is none.
+        """
+        rec.snapshot_pending = False
+        for waiter in rec.snapshot_waiters:
+            self.outbox.error(waiter, AgentNotRunning(
+                f"agent {rec.name!r}: its instance went down before taking the snapshot",
+                state=str(rec.lifecycle.state)))
+        rec.snapshot_waiters.clear()
 
     def on_snapshot(self, rec: AgentRecord, last_message_id: int, state: bytes | None) -> None:
         rec.snapshot_pending = False

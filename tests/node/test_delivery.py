@@ -6,9 +6,12 @@ import os
 import signal
 import threading
 
+import msgpack
 import pytest
+import zmq
 
 import caxton
+from caxton.protocol import PROTOCOL_VERSION
 from caxton.wasm.examples import example_path
 from tests.helpers import wait_until
 
@@ -127,3 +130,36 @@ def test_agent_to_agent_send_and_sender(client):
     letters = wait_until(lambda: client.dead_letters("alice"), what="a dead letter")
     assert "unknown agent 'nobody'" in letters[0].reasons[0]
     assert letters[0].sender == "alice"
+
+
+@pytest.mark.timeout(60)
+def test_an_instance_gone_before_its_snapshot_holds_up_no_later_stop(node, client):
+    """A snapshot asked of an instance that is taken down before it answers is
+    forgotten: whoever asked hears why, and the next drain asks the next instance
+    instead of waiting out its timeout for an answer that cannot come."""
+    client.spawn("counter", example_path("counter"))
+    client.send("counter", b"inc")
+    os.kill(client.status("counter").pid, signal.SIGSTOP)  # it can answer nothing now
+    raw = zmq.Context.instance().socket(zmq.DEALER)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(node.address)
+    try:
+        # one socket keeps them in order: the snapshot is asked before the stop's drain
+        raw.send(msgpack.packb([PROTOCOL_VERSION, 1, "snapshot", {"name": "counter"}]))
+        raw.send(msgpack.packb([PROTOCOL_VERSION, 2, "stop",
+                                {"name": "counter", "timeout": 0.5}]))
+        replies = {}
+        while len(replies) < 2:
+            assert raw.poll(20_000), f"unanswered: {sorted({1, 2} - set(replies))}"
+            request_id, kind, body = msgpack.unpackb(raw.recv(), raw=False)
+            replies[request_id] = (kind, body)
+    finally:
+        raw.close()
+    assert replies[1][0] == "error" and replies[1][1]["type"] == "AgentNotRunning", replies[1]
+    assert replies[2] == ("ok", replies[2][1]) and replies[2][1]["state"] == "stopped"
+    client.restart("counter")
+    # the drain's own snapshot is answered by the new instance: no 60 s wait, and
+    # the client's 10 s timeout would fail it
+    assert client.stop("counter", timeout=60).state == "stopped"
+    client.restart("counter")
+    assert _count(client, "counter") == 1  # the message handled before it all is kept
