@@ -60,6 +60,9 @@ ROUTED = frozenset({"call", "send", "send_batch", "stop", "restart", "remove", "
 OWNER_CACHE_SECONDS = 1.0
 #: transfers taken into the journal per scan
 TRANSFERS_PER_SCAN = 1000
+#: how often a node looks for transfers to its agents without being poked: the
+#: bound on a cross-node send's delay when its poke was lost
+TRANSFER_LOOK_SECONDS = 1.0
 #: a peer whose connection dropped (its process died) is taken over once it has
 #: also been silent this long, without waiting out its lease
 DISCONNECTED_SILENCE = 0.5
@@ -91,6 +94,7 @@ class ClusterRole:
         self._owners: dict[str, tuple[str, float]] = {}
         self._pokes: set[str] = set()
         self._scan_due = True
+        self._next_transfer_look = 0.0
         #: since when this node's own lease has renewed without a gap: it judges
         #: others only after a whole lease of its own health (a store outage
         #: lapses every lease at once; the first node back must not take all)
@@ -235,10 +239,16 @@ class ClusterRole:
         return True
 
     def after_commit(self) -> None:
-        """Transfers are in the store: their owners may look now."""
+        """Transfers are in the store: their owners may look now.
+
+        A poke only makes the owner prompt: one that cannot be sent (no link yet to a
+        node that just joined, a dropped connection) is made up for by the owner's own
+        look at its transfers every ``TRANSFER_LOOK_SECONDS``.
+        """
         if self._pokes and self.store.fault is None:
             for peer in self._pokes:
-                self.links.poke(peer)
+                if self._linked(peer):
+                    self.links.poke(peer)
             self._pokes.clear()
 
     # -- the tick -----------------------------------------------------------------------
@@ -272,6 +282,9 @@ class ClusterRole:
                     self._take_over(member)
                 elif self._gone(member):
                     self._take_over(member, DISCONNECTED_SILENCE)
+        if now >= self._next_transfer_look:
+            self._next_transfer_look = now + TRANSFER_LOOK_SECONDS
+            self._scan_due = True
         if self._scan_due or self.membership_changed():
             self.scan()
 
