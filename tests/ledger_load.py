@@ -20,6 +20,9 @@ class LedgerLoad:
     not acknowledged; the latter is kept in ``unanswered``."""
 
     wait_seconds = 30.0
+    #: how long a batch waits for its answer: one sent to a node that is then killed
+    #: is never answered, and counts as unanswered after this
+    request_timeout = 5.0
 
     def __init__(self, address: str, name: str) -> None:
         self.address, self.name = address, name
@@ -45,7 +48,7 @@ class LedgerLoad:
         self._thread.join(60)
 
     def _run(self) -> None:
-        with caxton.connect(self.address, timeout=30) as client:
+        with caxton.connect(self.address, timeout=self.request_timeout) as client:
             while not self._stop.is_set():
                 batch, key = self.next_batch()
                 try:

@@ -96,6 +96,7 @@ def test_call_timeout_and_mailbox_full(client):
     client.send("slow", b"2")
     with pytest.raises(caxton.MailboxFull):
         client.send("slow", b"3")
+    client.remove("slow")  # not left for the node's shutdown to drain, 3 s a message
 
 
 def test_guest_error_is_call_failed_with_reason(client):
@@ -182,3 +183,4 @@ def test_send_many_batches_keep_order_and_refuse_whole(client):
     with pytest.raises(caxton.MailboxFull):
         client.send_many("slow", [b"x"] * 150, batch=150)
     assert client.status("slow").mailbox_depth == 1  # nothing of the refused batch queued
+    client.remove("slow")  # not left for the node's shutdown to drain
