@@ -105,7 +105,9 @@ class Membership:
 
     Its connection is autocommit; a statement that fails because the server
     went away raises ``psycopg.Error`` to the caller, and the next call
-    reconnects.
+    reconnects. A statement safe to run twice is first tried once more on a
+    fresh connection (``_execute``): a connection the server ended while it
+    sat idle fails only its first statement, and the server may be back.
     """
 
     def __init__(self, url: str, name: str, address: str, *, lease_seconds: float,
@@ -138,6 +140,23 @@ class Membership:
             self._db = psycopg.connect(self.url, autocommit=True, connect_timeout=5,
                                        application_name=f"caxton-cluster {self.name}")
         return self._db
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> psycopg.Cursor[Any]:
+        """One statement that may run twice (a read, or a write whose repeat is harmless),
+        tried once more on a fresh connection when this one turns out to be dead.
+
+        A connection that sat idle through a server restart learns so only on its
+        next statement ("terminating connection due to administrator command"):
+        without the retry, the first request after every restart to need the
+        placement would fail with ``StorageUnavailable`` although the server is back.
+        """
+        try:
+            return self._conn().execute(sql, params)
+        except psycopg.OperationalError:
+            db = self._db
+            if db is not None and not (db.closed or db.broken):
+                raise  # the server answered: a real error, not a dead connection
+            return self._conn().execute(sql, params)
 
     def close(self) -> None:
         if self._db is not None:
@@ -205,7 +224,7 @@ class Membership:
     # -- the others ------------------------------------------------------------------
 
     def members(self) -> list[Member]:
-        rows = self._conn().execute(
+        rows = self._execute(
             f"SELECT name, address, public_key, epoch, state, {NOW} - renewed, agents, started"
             " FROM cluster_nodes ORDER BY name").fetchall()
         return [Member(n, a, k, int(e), s, float(age), int(c), float(st))
@@ -244,7 +263,7 @@ class Membership:
 
     def owner(self, agent: str) -> Member | None:
         """The node that owns ``agent`` now, or None if no node does."""
-        row = self._conn().execute(
+        row = self._execute(
             f"SELECT n.name, n.address, n.public_key, n.epoch, n.state, {NOW} - n.renewed,"
             " n.agents, n.started FROM placement p JOIN cluster_nodes n ON n.name = p.node"
             " WHERE p.agent = %s", (agent,)).fetchone()
@@ -265,31 +284,31 @@ class Membership:
 
     def placed_here(self) -> list[tuple[str, int, bool]]:
         """The agents this node owns: (name, epoch, whether the store keeps its spec)."""
-        rows = self._conn().execute(
+        rows = self._execute(
             "SELECT p.agent, p.epoch, a.name IS NOT NULL FROM placement p"
             " LEFT JOIN agents a ON a.name = p.agent WHERE p.node = %s", (self.name,)).fetchall()
         return [(str(a), int(e), bool(kept)) for a, e, kept in rows]
 
     def placed_counts(self) -> dict[str, int]:
         """Agents placed on each node now (what a spawn's choice of node weighs)."""
-        rows = self._conn().execute("SELECT node, count(*) FROM placement GROUP BY node")
+        rows = self._execute("SELECT node, count(*) FROM placement GROUP BY node")
         return {str(n): int(c) for n, c in rows.fetchall()}
 
     def count_here(self) -> int:
-        row = self._conn().execute("SELECT count(*) FROM placement WHERE node = %s",
+        row = self._execute("SELECT count(*) FROM placement WHERE node = %s",
                                    (self.name,)).fetchone()
         return int(row[0]) if row is not None else 0
 
     def drop_orphan(self, agent: str) -> None:
         """A placement whose spawn never completed (no spec kept): let the name go."""
-        self._conn().execute(
+        self._execute(
             "DELETE FROM placement WHERE agent = %s AND node = %s"
             " AND NOT EXISTS (SELECT 1 FROM agents WHERE name = %s)",
             (agent, self.name, agent))
 
     def next_deployment_id(self) -> int:
         """Deployment ids are the cluster's: one counter, so two nodes never share one."""
-        row = self._conn().execute(
+        row = self._execute(
             "INSERT INTO meta (key, value) VALUES ('deployment_id',"
             " (SELECT coalesce(max(id), 0) + 1 FROM deployments))"
             " ON CONFLICT (key) DO UPDATE SET value = meta.value + 1 RETURNING value"
@@ -298,7 +317,7 @@ class Membership:
         return int(row[0])
 
     def id_block(self) -> tuple[int, int]:
-        row = self._conn().execute("UPDATE meta SET value = value + %s WHERE key = 'id_block'"
+        row = self._execute("UPDATE meta SET value = value + %s WHERE key = 'id_block'"
                                    " RETURNING value", (ID_BLOCK,)).fetchone()
         assert row is not None  # written when the tables were set up
         last = int(row[0])
