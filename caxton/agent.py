@@ -24,8 +24,6 @@ import zmq
 from caxton.node import frames
 from caxton.node.frames import (
     Ack,
-    Acks,
-    Deliver,
     Failed,
     Health,
     Hello,
@@ -167,7 +165,7 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
 
     def flush_acks() -> None:
         if acks:
-            link.send(frames.encode(Acks(acks[:], _stats(instance, imports))))
+            link.send(frames.acks_frame(acks[:], _stats(instance, imports)))
             acks.clear()
 
     def fail(message_id: int | None, reason: str | None, text: str, what: str) -> NoReturn:
@@ -179,11 +177,11 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
         batch = [link.recv()]
         batch += link.recv_many(64)
         for raw in batch:
-            frame = frames.decode_from_node(raw)
-            if type(frame) is Deliver:
+            messages = frames.deliveries_of(raw)  # the per-message frame, read directly
+            if messages is not None:
                 if times is not None:
                     times.mark = clock_ns()
-                for message_id, sender, payload, replay in frame.messages:
+                for message_id, sender, payload, replay in messages:
                     imports.begin_message()
                     outcome = instance.handle(payload, sender)
                     if times is not None:  # one clock read a message: its end, the next's start
@@ -199,7 +197,9 @@ def _serve(link: ChildLink, instance: AgentInstance, imports: _Imports) -> None:
                     else:
                         acks.append((message_id, outcome.status, outcome.message,
                                      outcome.reply, imports.outbox, outcome.fuel_consumed))
-            elif type(frame) is TakeSnapshot:
+                continue
+            frame = frames.decode_from_node(raw)
+            if type(frame) is TakeSnapshot:
                 flush_acks()
                 snap = instance.snapshot()
                 if snap is not None and snap.status == "failed":

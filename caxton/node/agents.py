@@ -32,7 +32,7 @@ from caxton.errors import (
 from caxton.node import frames
 from caxton.node.budget import Budget
 from caxton.node.cgroups import AgentCaps
-from caxton.node.frames import Acks, Failed, Health, Hello, Log, Ready, Snapshot
+from caxton.node.frames import Ack, Acks, Failed, Health, Hello, Log, Ready, Snapshot
 from caxton.node.instances import Instances
 from caxton.node.lifecycle import Lifecycle, State, Transition
 from caxton.node.modules import Modules
@@ -378,12 +378,14 @@ class Agents:
     def _on_agent_frame(self, rec: AgentRecord, raw: Any) -> None:
         if rec.supervisor is None:
             return  # the agent was halted; a late frame of its last instance
+        acked = frames.acks_of(raw)  # the per-message frame, read directly
+        if acked is not None:
+            self._on_acks(rec, *acked)
+            return
         match frames.decode_from_agent(raw):
             case Acks(acks, stats):
-                self.router.on_acks(rec, acks, stats)
-                self.observe.acked(rec, acks, stats)
-                if rec.lifecycle.state is State.DRAINING:
-                    self._maybe_finish_drain(rec)
+                self._on_acks(rec, acks, stats)
+                return
             case Hello() as hello:
                 self.router.on_hello(rec, hello)
             case Ready(info):
@@ -397,6 +399,16 @@ class Agents:
                 self.router.on_health(rec, healthy, text)
             case Log(level, text):
                 log.log(_LOG_LEVELS.get(level, logging.INFO), "agent %s: %s", rec.name, text)
+        self._after_frame(rec)
+
+    def _on_acks(self, rec: AgentRecord, acks: list[Ack], stats: list[int]) -> None:
+        self.router.on_acks(rec, acks, stats)
+        self.observe.acked(rec, acks, stats)
+        if rec.lifecycle.state is State.DRAINING:
+            self._maybe_finish_drain(rec)
+        self._after_frame(rec)
+
+    def _after_frame(self, rec: AgentRecord) -> None:
         self.router.dirty.add(rec)
         if rec.deploy is not None:  # a deployment waits on this instance (caxton.deploy)
             rec.deploy.instance_changed(rec)

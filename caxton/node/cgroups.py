@@ -40,8 +40,13 @@ log = logging.getLogger("caxton.node")
 #: code the agent is first to read from the cache is charged to it, and a
 #: large module's code runs to tens of MiB.
 MEMORY_OVERHEAD_BYTES = 64 * 2**20
-#: cores per agent process unless the node is told otherwise (``--agent-cpu``)
-DEFAULT_CPU = 1.0
+#: cores per agent process unless the node is told otherwise (``--agent-cpu``):
+#: none. A guest runs on one thread and its fuel and deadline bound each message,
+#: so a cap of a whole core held back almost nothing, while the CPU cgroup it
+#: needs cost every call (a task group of its own got the agent preempted about
+#: three times as often: the call round trip 3 to 5% slower, ``caxton.bench.before``).
+#: A cap worth having is a share: ``--agent-cpu 0.25`` on a machine of many agents.
+DEFAULT_CPU: float | None = None
 #: messages' worth of ``max_message_bytes`` an agent process may hold at once
 MESSAGES_IN_FLIGHT = 4
 

@@ -56,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-budget", type=int, default=None, metavar="BYTES",
                         help="what the agents' memory limits may add up to (default: 80%% of"
                              " the machine's memory)")
-    parser.add_argument("--agent-cpu", type=_cores, default=1.0, metavar="CORES",
+    parser.add_argument("--agent-cpu", type=_cores, default=None, metavar="CORES",
                         help="cores each agent process may use, through its cgroup (default:"
-                             " 1; 0: uncapped)")
+                             " 0, uncapped)")
     parser.add_argument("--agent-memory-overhead", type=_overhead, default=None,
                         metavar="BYTES", help="what an agent process's cgroup allows beside"
                                               " its guest's memory limit (default: 64 MiB)")

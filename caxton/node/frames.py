@@ -40,8 +40,11 @@ __all__ = [
     "Start",
     "Stop",
     "TakeSnapshot",
+    "acks_frame",
+    "acks_of",
     "decode_from_agent",
     "decode_from_node",
+    "deliveries_of",
     "encode",
 ]
 
@@ -167,6 +170,37 @@ def _decode(raw: Any, types: dict[str, type[Any]], direction: str) -> Any:
         raise FrameError(f"{direction} frame {raw[0]!r} has {len(raw) - 1} fields, "
                          f"expected {len(kind._fields)}")
     return kind._make(raw[1:])
+
+
+# -- the per-message frames, read and written without a named tuple -------------------------
+#
+# A ``Deliver`` and an ``Acks`` cross the link with every message a caller waits
+# on; building and unpacking a named tuple for each costs the round trip a few
+# microseconds on each side. These read and write the same wire form; any other
+# frame, or one of these malformed, goes through ``decode_from_*`` and its checks.
+
+_DELIVER_TAG = TAGS[Deliver]
+_ACKS_TAG = TAGS[Acks]
+
+
+def deliveries_of(raw: Any) -> list[Delivery] | None:
+    """The messages of a well-formed ``Deliver`` frame; None for any other frame."""
+    if raw.__class__ is list and len(raw) == 2 and raw[0] == _DELIVER_TAG:
+        messages: list[Delivery] = raw[1]
+        return messages
+    return None
+
+
+def acks_of(raw: Any) -> tuple[list[Ack], list[int]] | None:
+    """(acks, stats) of a well-formed ``Acks`` frame; None for any other frame."""
+    if raw.__class__ is list and len(raw) == 3 and raw[0] == _ACKS_TAG:
+        return raw[1], raw[2]
+    return None
+
+
+def acks_frame(acks: list[Ack], stats: list[int]) -> list[Any]:
+    """The wire form of ``Acks(acks, stats)``."""
+    return [_ACKS_TAG, acks, stats]
 
 
 def decode_from_node(raw: Any) -> NodeFrame:
