@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -37,11 +38,47 @@ class NodeExited(NodeDidNotStart):
     """The node process exited before it served (e.g. its data folder still locked)."""
 
 
+_handed_out: set[int] = set()
+_random_ports = random.Random()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_loopback_port() -> int:
+    """A loopback TCP port nothing listens on right now, and not one this process has
+    handed out before.
+
+    It comes from below the kernel's ephemeral range when it can: a port from
+    ``bind(0)`` may be offered again as soon as its probe socket closes (two nodes of
+    one local cluster were once given the same one), and any outgoing connection may
+    take it as its local port before the node that was meant to listen there starts.
+    """
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = _random_ports.randrange(10_000, low) if low > 11_000 else 0
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            bound: int = probe.getsockname()[1]
+        if bound not in _handed_out:
+            if len(_handed_out) > 10_000:  # a long-lived caller: forget the oldest era
+                _handed_out.clear()
+            _handed_out.add(bound)
+            return bound
+    raise OSError("no free loopback port found")
+
+
 def free_loopback_address() -> str:
     """A ``tcp://127.0.0.1:PORT`` address nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    return f"tcp://127.0.0.1:{free_loopback_port()}"
 
 
 NODE_MODULE = "caxton.node"

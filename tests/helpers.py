@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -13,15 +12,15 @@ from typing import TypeVar
 
 import pytest
 
+from caxton.launch import free_loopback_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 T = TypeVar("T")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_loopback_port()
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01,

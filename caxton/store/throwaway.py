@@ -16,11 +16,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from caxton.launch import free_loopback_port
 
 SERVER_USER = "postgres"
 
@@ -37,13 +38,6 @@ MISSING = ("PostgreSQL is not installed (Debian's postgresql package: initdb and
            " under /usr/lib/postgresql/*/bin); .ci/run installs it")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class ThrowawayPostgres:
     """One server in its own temp folder; ``url(db)`` names a database on it."""
 
@@ -56,7 +50,7 @@ class ThrowawayPostgres:
         self.folder = Path(tempfile.mkdtemp(prefix="caxton-pg-"))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
-        self.port = _free_port()  # names the socket file; nothing listens on TCP
+        self.port = free_loopback_port()  # names the socket file; nothing listens on TCP
         if self.user is not None:
             os.chown(self.folder, pwd.getpwnam(self.user).pw_uid, -1)
         self._run("initdb", "-D", str(self.data), "-U", "caxton", "--auth=trust",

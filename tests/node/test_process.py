@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 import pytest
 
 import caxton
+from caxton.launch import free_loopback_port
 from caxton.wasm.examples import example_path
 from tests.helpers import ROOT, wait_until
 
@@ -58,3 +61,13 @@ def test_second_node_on_the_same_data_folder_is_refused(node):
     assert result.returncode == 1
     assert "another node is using the data folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_free_loopback_ports_are_distinct_bindable_and_outside_the_ephemeral_range():
+    """Nodes started together each get their own port, one no outgoing connection takes."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_loopback_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+    assert all(port < low for port in ports)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", ports[-1]))
