@@ -25,7 +25,7 @@ from .errors import (
 )
 from .loop import TimerHandle
 from .records import ChildInfo, ChildState, Down, Event, Exit, MonitorRef
-from .runtime import Runtime
+from .runtime import MAX_SOCKET_PATH, Runtime
 from .spec import (
     Backoff,
     ChildSpec,
@@ -40,6 +40,7 @@ from .spec import (
 from .supervisor import Supervisor
 
 __all__ = [
+    "MAX_SOCKET_PATH",
     "Backoff",
     "CgroupSupport",
     "ChildExists",

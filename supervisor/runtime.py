@@ -79,6 +79,23 @@ def _signal_group(pidfd: int, pgid: int, signum: int) -> bool:
     return True
 
 
+#: the longest path a Unix socket can have (``sun_path`` less its NUL)
+MAX_SOCKET_PATH = 107
+
+
+def _own_run_dir(run_dir: str | os.PathLike[str]) -> str:
+    """Create ``run_dir`` private, or empty one that a killed runtime left behind."""
+    path = os.fspath(run_dir)
+    if len(os.path.join(path, "router")) > MAX_SOCKET_PATH:
+        raise SpecError("run_dir", f"is too long for a Unix socket path: {path}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+    for entry in os.listdir(path):
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            os.unlink(os.path.join(path, entry))
+    return path
+
+
 class Runtime(Loop):
     """Supervises OS processes from a single-threaded loop.
 
@@ -98,11 +115,17 @@ class Runtime(Loop):
     ``cgroups`` (default True) lets children whose spec has ``resources`` run
     in cgroups of their own where the host allows it (``supervisor.cgroups``);
     :attr:`cgroups` says what the host allowed.
+    ``run_dir`` is the folder for the runtime's socket and boot files. By default
+    a fresh temporary folder, removed at close; a runtime killed with SIGKILL
+    leaves it behind. An embedder that owns a folder exclusively (under a lock)
+    passes one there instead: the runtime empties it at start, so each crash's
+    leftovers are cleared by the next start.
     """
 
     def __init__(self, *, preload: Sequence[str] = (), name: str = "supervisor",
                  pool: int = 0, prewarm: str | None = None,
-                 prewarm_args: Sequence[Any] = (), cgroups: bool = True) -> None:
+                 prewarm_args: Sequence[Any] = (), cgroups: bool = True,
+                 run_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__()
         if isinstance(preload, str) or not all(isinstance(m, str) and m for m in preload):
             raise SpecError("preload", "must be a sequence of module names")
@@ -118,7 +141,8 @@ class Runtime(Loop):
         self._prewarm = prewarm
         self._prewarm_args = list(prewarm_args)
         self._closed = False
-        self._dir = tempfile.mkdtemp(prefix="sup-")
+        self._dir = _own_run_dir(run_dir) if run_dir is not None else tempfile.mkdtemp(
+            prefix="sup-")
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._router = self._ctx.socket(zmq.ROUTER)
         self._router.setsockopt(zmq.ROUTER_MANDATORY, 1)

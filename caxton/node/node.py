@@ -58,7 +58,7 @@ from caxton.security.keys import KeyFileError
 from caxton.store import Store, StoreError, is_url, open_store
 from caxton.wasm import ModuleCache
 from caxton.zmqflags import NOBLOCK, RCVMORE, readable
-from supervisor import Runtime, TimerHandle
+from supervisor import MAX_SOCKET_PATH, Runtime, TimerHandle
 
 if TYPE_CHECKING:
     from caxton.node.cluster import ClusterRole
@@ -118,9 +118,15 @@ class Node:
         except BaseException:
             os.close(self._lock)
             raise
+        # the runtime's socket in the data folder, which the lock makes ours: a node
+        # killed with SIGKILL leaves nothing in /tmp, and its next start clears it
+        run_dir = self.data_dir / "run"
         self.runtime = Runtime(preload=AGENT_PRELOAD, name=f"caxton node {name}",
                                pool=AGENT_POOL, prewarm="caxton.agent:prewarm",
-                               prewarm_args=[str(cache.directory)])
+                               prewarm_args=[str(cache.directory)],
+                               run_dir=run_dir if len(str(run_dir / "router")) <= MAX_SOCKET_PATH
+                               else None)
+        private_socket(self.runtime.endpoint)
         self.socket: zmq.Socket[bytes] = self.runtime.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES)

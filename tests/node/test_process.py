@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -71,3 +72,21 @@ def test_free_loopback_ports_are_distinct_bindable_and_outside_the_ephemeral_ran
     assert all(port < low for port in ports)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", ports[-1]))
+
+
+@pytest.mark.timeout(90)
+def test_a_killed_node_leaves_its_runtime_socket_in_the_data_folder_for_the_next_start(
+        node, client):
+    """Nothing piles up in /tmp from nodes killed with SIGKILL (crashes, chaos runs)."""
+    client.spawn("echo", example_path("echo"))
+    socket_file = node.data_dir / "run" / "router"
+    assert socket_file.is_socket()
+    temp_folders = set(Path(tempfile.gettempdir()).glob("sup-*"))
+    node.kill()
+    assert socket_file.is_socket()  # left behind: nobody removed it
+    node.start()
+    with caxton.connect(node.address, timeout=20) as again:
+        wait_until(lambda: again.status("echo").state == "running", what="echo back")
+        assert again.call("echo", b"hi") == b"hi"
+    assert socket_file.is_socket()
+    assert set(Path(tempfile.gettempdir()).glob("sup-*")) <= temp_folders

@@ -17,6 +17,7 @@ from supervisor import (
     Manual,
     Never,
     Runtime,
+    SpecError,
     SupervisorSpec,
 )
 from tests.supervisor import sup_workers as w
@@ -160,3 +161,30 @@ def test_external_sigterm_is_shutdown(rt: Runtime, rec: Recorder) -> None:
     assert (t.reason, t.restart, p.reason, p.restart) == ("shutdown", False, "shutdown", True)
     rec.wait_event("started", "p", count=2)
     assert sup.which_children()[0].state == ChildState.STOPPED
+
+
+def test_a_run_dir_of_the_embedders_is_emptied_at_start_and_serves(tmp_path: Path,
+                                                                   rec: Recorder) -> None:
+    """A killed runtime's socket and boot files are cleared by the next start, not
+    left in /tmp for good."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(mode=0o755)
+    (run_dir / "router").write_bytes(b"a socket left by a killed runtime")
+    (run_dir / "boot-1").write_bytes(b"stale")
+    runtime = Runtime(name="suptest", run_dir=run_dir)
+    try:
+        assert runtime.endpoint == f"ipc://{run_dir}/router"
+        assert not (run_dir / "boot-1").exists()
+        assert (run_dir / "router").is_socket()
+        assert (run_dir.stat().st_mode & 0o777) == 0o700
+        sup = runtime.start_supervisor(SupervisorSpec("s"), [
+            ChildSpec("a", w.ready_then_sleep)], on_message=rec.on_message)
+        assert sup.pid_of("a") is not None
+    finally:
+        runtime.close()
+    assert not run_dir.exists()
+
+
+def test_a_run_dir_too_long_for_a_socket_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="run_dir"):
+        Runtime(name="suptest", run_dir=tmp_path / ("x" * 120))
