@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent("""
     from supervisor import ChildSpec, Runtime, SupervisorSpec, supervisor_child
     from tests.supervisor import sup_workers as w
 
-    rt = Runtime(name="orphantest")
+    rt = Runtime(name="orphantest", run_dir=sys.argv[1])  # killed: nothing left in /tmp
     ready = {}
     sup = rt.start_supervisor(SupervisorSpec("top"), [
         ChildSpec("a", w.report_pids),
@@ -56,10 +56,11 @@ def gone(pid: int) -> bool:
 
 
 @pytest.mark.timeout(60)
-def test_sigkill_of_the_supervising_process_leaves_no_child_alive() -> None:
+def test_sigkill_of_the_supervising_process_leaves_no_child_alive(tmp_path: Path) -> None:
     set_child_subreaper()  # so that we can reap what gets orphaned
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path / "run")],
+                            stdout=subprocess.PIPE, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     info = json.loads(line)
