@@ -19,6 +19,7 @@ from caxton.store.throwaway import ThrowawayPostgres
 from caxton.wasm import example_path
 from chaos.ledger import encode_seq
 from tests.deploy.modules import ledger
+from tests.deploy.test_instances import _check, _key
 from tests.helpers import wait_until
 from tests.ledger_load import SequentialLoad, check_exactly_once, dump_ledger
 from tests.pg import NEEDS_POSTGRES
@@ -264,3 +265,31 @@ def test_a_database_restart_under_load_loses_nothing_and_moves_nothing(
             with caxton.connect(node.address, timeout=10) as each:
                 report = each.ping()["cluster"]
                 assert report["takeovers"] == 0 and report["fenced"] == 0, (node.name, report)
+
+
+def test_a_scaled_agent_fails_over_with_every_instance_and_its_keys(
+        cluster: LocalCluster) -> None:
+    """Three instances of one agent on n2; n2 is killed: all three come back on one
+    survivor, each key's state still in one instance, nothing lost or applied twice."""
+    with caxton.connect(cluster["n1"].address, timeout=30) as client:
+        client.spawn("led", ledger("v1"), node="n2", snapshot_every={"messages": 100})
+        assert len(client.scale("led", 3).instances) == 3
+        acked = []
+        for seq in range(300):
+            client.send("led", encode_seq(seq), key=_key(seq))
+            acked.append(seq)
+        cluster.kill("n2")
+
+        def back() -> bool:
+            try:
+                status = client.status("led")
+            except caxton.CaxtonError:
+                return False
+            return status.node != "n2" and len(status.instances) == 3 and all(
+                i["state"] == "running" for i in status.instances)
+
+        wait_until(back, timeout=30, what="three instances on a survivor")
+        for seq in range(300, 400):
+            client.send("led", encode_seq(seq), key=_key(seq))
+            acked.append(seq)
+        _check(client, "led", acked, sticky=True)
