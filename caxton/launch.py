@@ -42,12 +42,12 @@ _handed_out: set[int] = set()
 _random_ports = random.Random()
 
 
-def _ephemeral_range() -> tuple[int, int]:
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out for outgoing connections and ``bind(0)``."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_loopback_port() -> int:
@@ -59,7 +59,7 @@ def free_loopback_port() -> int:
     one local cluster were once given the same one), and any outgoing connection may
     take it as its local port before the node that was meant to listen there starts.
     """
-    low, _ = _ephemeral_range()
+    low = _ephemeral_low()
     for _ in range(200):
         port = _random_ports.randrange(10_000, low) if low > 11_000 else 0
         with socket.socket() as probe:

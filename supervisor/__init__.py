@@ -25,7 +25,7 @@ from .errors import (
 )
 from .loop import TimerHandle
 from .records import ChildInfo, ChildState, Down, Event, Exit, MonitorRef
-from .runtime import MAX_SOCKET_PATH, Runtime
+from .runtime import Runtime, run_dir_fits
 from .spec import (
     Backoff,
     ChildSpec,
@@ -40,7 +40,6 @@ from .spec import (
 from .supervisor import Supervisor
 
 __all__ = [
-    "MAX_SOCKET_PATH",
     "Backoff",
     "CgroupSupport",
     "ChildExists",
@@ -74,5 +73,6 @@ __all__ = [
     "SupervisorStopped",
     "TimerHandle",
     "ZygoteError",
+    "run_dir_fits",
     "supervisor_child",
 ]

@@ -80,13 +80,18 @@ def _signal_group(pidfd: int, pgid: int, signum: int) -> bool:
 
 
 #: the longest path a Unix socket can have (``sun_path`` less its NUL)
-MAX_SOCKET_PATH = 107
+_MAX_SOCKET_PATH = 107
+
+
+def run_dir_fits(run_dir: str | os.PathLike[str]) -> bool:
+    """Whether ``run_dir`` is short enough for the runtime's socket inside it."""
+    return len(os.path.join(os.fspath(run_dir), "router")) <= _MAX_SOCKET_PATH
 
 
 def _own_run_dir(run_dir: str | os.PathLike[str]) -> str:
     """Create ``run_dir`` private, or empty one that a killed runtime left behind."""
     path = os.fspath(run_dir)
-    if len(os.path.join(path, "router")) > MAX_SOCKET_PATH:
+    if not run_dir_fits(path):
         raise SpecError("run_dir", f"is too long for a Unix socket path: {path}")
     os.makedirs(path, mode=0o700, exist_ok=True)
     os.chmod(path, 0o700)

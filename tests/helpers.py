@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    return free_loopback_port()
+#: a loopback port for a test's node (one helper for every part of the project)
+free_port = free_loopback_port
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01,

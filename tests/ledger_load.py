@@ -104,3 +104,39 @@ def check_exactly_once(client: caxton.Client, name: str, acked: list[int],
     known = set(acked) | maybe
     stray = [n for n in range(state.bits) if (seen >> n) & 1 and n not in known]
     assert stray == [], f"effects of messages never sent: {stray[:5]}"
+
+
+#: keys a keyed load spreads its numbers over (number mod KEYS = the key's index)
+KEYS = 24
+
+
+def key_of(seq: int) -> str:
+    return f"user-{seq % KEYS}"
+
+
+def dump_instances(client: caxton.Client, name: str) -> list[LedgerState]:
+    count = len(client.status(name).instances)
+    return [LedgerState.parse(client.call(name, b"ledger:dump", timeout=30, instance=i))
+            for i in range(count)]
+
+
+def check_instances(client: caxton.Client, name: str, acked: list[int], *, sticky: bool) -> None:
+    """Every acknowledged number took effect once, in one instance; with ``sticky``
+    every number of a key in the same instance."""
+    wait_until(lambda: sum(s.applied for s in dump_instances(client, name)) >= len(acked),
+               timeout=60, what="every acknowledged send handled")
+    dumps = dump_instances(client, name)
+    seen = [s.seen for s in dumps]
+    lost = [n for n in acked if not any((bits >> n) & 1 for bits in seen)]
+    assert lost == [], f"{len(lost)} acknowledged messages lost, e.g. {lost[:5]}"
+    assert sum(s.duplicates for s in dumps) == 0
+    assert sum(s.applied for s in dumps) == len(acked)
+    twice = [n for n in acked if sum(int((bits >> n) & 1) for bits in seen) > 1]
+    assert twice == [], f"{len(twice)} numbers took effect in two instances"
+    if sticky:
+        owners: dict[str, set[int]] = {}
+        for n in acked:
+            owners.setdefault(key_of(n), set()).update(
+                i for i, bits in enumerate(seen) if (bits >> n) & 1)
+        split = {k: v for k, v in owners.items() if len(v) > 1}
+        assert split == {}, f"keys whose state is split across instances: {split}"

@@ -58,7 +58,7 @@ from caxton.security.keys import KeyFileError
 from caxton.store import Store, StoreError, is_url, open_store
 from caxton.wasm import ModuleCache
 from caxton.zmqflags import NOBLOCK, RCVMORE, readable
-from supervisor import MAX_SOCKET_PATH, Runtime, TimerHandle
+from supervisor import Runtime, TimerHandle, run_dir_fits
 
 if TYPE_CHECKING:
     from caxton.node.cluster import ClusterRole
@@ -124,8 +124,7 @@ class Node:
         self.runtime = Runtime(preload=AGENT_PRELOAD, name=f"caxton node {name}",
                                pool=AGENT_POOL, prewarm="caxton.agent:prewarm",
                                prewarm_args=[str(cache.directory)],
-                               run_dir=run_dir if len(str(run_dir / "router")) <= MAX_SOCKET_PATH
-                               else None)
+                               run_dir=run_dir if run_dir_fits(run_dir) else None)
         private_socket(self.runtime.endpoint)
         self.socket: zmq.Socket[bytes] = self.runtime.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)

@@ -19,9 +19,14 @@ from caxton.store.throwaway import ThrowawayPostgres
 from caxton.wasm import example_path
 from chaos.ledger import encode_seq
 from tests.deploy.modules import ledger
-from tests.deploy.test_instances import _check, _key
 from tests.helpers import wait_until
-from tests.ledger_load import SequentialLoad, check_exactly_once, dump_ledger
+from tests.ledger_load import (
+    SequentialLoad,
+    check_exactly_once,
+    check_instances,
+    dump_ledger,
+    key_of,
+)
 from tests.pg import NEEDS_POSTGRES
 
 pytestmark = NEEDS_POSTGRES
@@ -276,7 +281,7 @@ def test_a_scaled_agent_fails_over_with_every_instance_and_its_keys(
         assert len(client.scale("led", 3).instances) == 3
         acked = []
         for seq in range(300):
-            client.send("led", encode_seq(seq), key=_key(seq))
+            client.send("led", encode_seq(seq), key=key_of(seq))
             acked.append(seq)
         cluster.kill("n2")
 
@@ -290,6 +295,6 @@ def test_a_scaled_agent_fails_over_with_every_instance_and_its_keys(
 
         wait_until(back, timeout=30, what="three instances on a survivor")
         for seq in range(300, 400):
-            client.send("led", encode_seq(seq), key=_key(seq))
+            client.send("led", encode_seq(seq), key=key_of(seq))
             acked.append(seq)
-        _check(client, "led", acked, sticky=True)
+        check_instances(client, "led", acked, sticky=True)

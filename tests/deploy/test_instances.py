@@ -13,18 +13,12 @@ import pytest
 
 import caxton
 from caxton.node.ring import Ring
-from chaos.ledger import LedgerState, encode_seq
+from chaos.ledger import encode_seq
 from tests.conftest import NodeProcess
 from tests.deploy.modules import counter, counter_v2, ledger
 from tests.deploy.test_zero_loss import _kill_agents
 from tests.helpers import wait_until
-from tests.ledger_load import LedgerLoad
-
-KEYS = 24
-
-
-def _key(seq: int) -> str:
-    return f"user-{seq % KEYS}"
+from tests.ledger_load import KEYS, LedgerLoad, check_instances, dump_instances, key_of
 
 
 class KeyedLoad(LedgerLoad):
@@ -42,35 +36,7 @@ class KeyedLoad(LedgerLoad):
         batch = [(self._rounds * 20 + j) * KEYS + k for j in range(20)]
         self._k = (k + 1) % KEYS
         self._rounds += self._k == 0
-        return batch, _key(k) if self.keyed else None
-
-
-def _dumps(client: caxton.Client, name: str) -> list[LedgerState]:
-    count = len(client.status(name).instances)
-    return [LedgerState.parse(client.call(name, b"ledger:dump", timeout=30, instance=i))
-            for i in range(count)]
-
-
-def _check(client: caxton.Client, name: str, acked: list[int], *, sticky: bool) -> None:
-    """Every acknowledged number took effect once, in one instance; with ``sticky``
-    every number of a key in the same instance."""
-    wait_until(lambda: sum(s.applied for s in _dumps(client, name)) >= len(acked),
-               timeout=60, what="every acknowledged send handled")
-    dumps = _dumps(client, name)
-    seen = [s.seen for s in dumps]
-    lost = [n for n in acked if not any((bits >> n) & 1 for bits in seen)]
-    assert lost == [], f"{len(lost)} acknowledged messages lost, e.g. {lost[:5]}"
-    assert sum(s.duplicates for s in dumps) == 0
-    assert sum(s.applied for s in dumps) == len(acked)
-    twice = [n for n in acked if sum(int((bits >> n) & 1) for bits in seen) > 1]
-    assert twice == [], f"{len(twice)} numbers took effect in two instances"
-    if sticky:
-        owners: dict[str, set[int]] = {}
-        for n in acked:
-            owners.setdefault(_key(n), set()).update(
-                i for i, bits in enumerate(seen) if (bits >> n) & 1)
-        split = {k: v for k, v in owners.items() if len(v) > 1}
-        assert split == {}, f"keys whose state is split across instances: {split}"
+        return batch, key_of(k) if self.keyed else None
 
 
 def test_scale_runs_instances_and_keys_stick(node: NodeProcess) -> None:
@@ -83,14 +49,14 @@ def test_scale_runs_instances_and_keys_stick(node: NodeProcess) -> None:
         assert all(i["state"] == "running" for i in status.instances)
         acked = []
         for seq in range(600):
-            client.send("led", encode_seq(seq), key=_key(seq))
+            client.send("led", encode_seq(seq), key=key_of(seq))
             acked.append(seq)
-        _check(client, "led", acked, sticky=True)
-        per_instance = [s.applied for s in _dumps(client, "led")]
+        check_instances(client, "led", acked, sticky=True)
+        per_instance = [s.applied for s in dump_instances(client, "led")]
         assert all(n > 0 for n in per_instance), per_instance  # 24 keys spread over 3
         # a call with a key reaches the key's instance: its reply says new or duplicate
-        assert client.call("led", encode_seq(5), key=_key(5)) == b"="
-        assert client.call("led", encode_seq(10_000), key=_key(10_000)) == b"+"
+        assert client.call("led", encode_seq(5), key=key_of(5)) == b"="
+        assert client.call("led", encode_seq(10_000), key=key_of(10_000)) == b"+"
         status = client.status("led")
         assert status.messages_handled == sum(i["messages_handled"] for i in status.instances)
         assert [a.name for a in client.list_agents()] == ["led"]
@@ -103,7 +69,7 @@ def test_messages_without_a_key_go_to_the_least_loaded(node: NodeProcess) -> Non
         with KeyedLoad(node.address, "led", keyed=False) as load:
             load.wait_for(6_000)
         assert load.errors == []
-        _check(client, "led", load.acked, sticky=False)
+        check_instances(client, "led", load.acked, sticky=False)
         handled = [i["messages_handled"] for i in client.status("led").instances]
         assert min(handled) > 0.1 * sum(handled), handled
 
@@ -142,7 +108,7 @@ def test_scale_up_and_down_under_load_with_kills(node: NodeProcess) -> None:
             _kill_agents("led#3", node)
             load.wait_for(len(load.acked) + 2_000)
         assert load.errors == []
-        _check(client, "led", load.acked, sticky=False)
+        check_instances(client, "led", load.acked, sticky=False)
         restarts = client.status("led").restarts
         assert restarts >= 3
 
@@ -153,7 +119,7 @@ def test_keys_stick_across_scaling_back_and_a_node_restart(node: NodeProcess) ->
         client.scale("led", 3)
         acked = []
         for seq in range(300):
-            client.send("led", encode_seq(seq), key=_key(seq))
+            client.send("led", encode_seq(seq), key=key_of(seq))
             acked.append(seq)
         node.kill()
         node.start()
@@ -161,9 +127,9 @@ def test_keys_stick_across_scaling_back_and_a_node_restart(node: NodeProcess) ->
                    and all(i["state"] == "running" for i in client.status("led").instances),
                    timeout=30, what="three instances back")
         for seq in range(300, 600):
-            client.send("led", encode_seq(seq), key=_key(seq))
+            client.send("led", encode_seq(seq), key=key_of(seq))
             acked.append(seq)
-        _check(client, "led", acked, sticky=True)
+        check_instances(client, "led", acked, sticky=True)
 
 
 def test_ring_moves_few_keys() -> None:
